@@ -1,0 +1,76 @@
+"""Shared fixtures: a migrated CRM database (SQLite always, PostgreSQL when TEST_DATABASE_URL is
+set), rolled back after every test, with the demo catalogue loaded."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from bot import REPO_ROOT
+from bot.catalogue import load_catalogue
+from bot.cli import migrate
+from bot.db import make_engine, make_sessionmaker, transaction
+
+CATALOGUE = REPO_ROOT / "data" / "catalogue"
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
+
+
+def reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def prepared_database(url: str) -> Engine:
+    """Migrate `url` to head and load the demo catalogue; return an engine for it."""
+    migrate(url)
+    engine = make_engine(url)
+    with transaction(make_sessionmaker(engine)) as session:
+        load_catalogue(session, CATALOGUE)
+    return engine
+
+
+@pytest.fixture(scope="session", params=_backends())
+def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("db") / "crm.db"
+        url = f"sqlite:///{path}"
+    else:
+        url = os.environ["TEST_DATABASE_URL"]
+        reset_postgres(url)
+    engine = prepared_database(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(db_engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test (commits become savepoints)."""
+    with db_engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh, migrated SQLite database with the catalogue, for tests that need their own."""
+    url = f"sqlite:///{tmp_path / 'civicline.db'}"
+    prepared_database(url).dispose()
+    return url
