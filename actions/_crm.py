@@ -14,7 +14,7 @@ from bot.config import Settings, get_settings
 from bot.db import make_engine, make_sessionmaker, transaction
 from bot.models import Conversation
 from bot.services.conversations import conversation_for_engine_sender
-from bot.services.service_info import Answer
+from connectors.base import OutboundMessage
 
 
 @lru_cache(maxsize=1)
@@ -33,7 +33,7 @@ def crm(tracker: Tracker) -> Iterator[tuple[Session, Conversation]]:
         yield session, conversation_for_engine_sender(session, tracker.sender_id)
 
 
-def say(dispatcher: CollectingDispatcher, answer: Answer) -> None:
+def say(dispatcher: CollectingDispatcher, answer: OutboundMessage) -> None:
     dispatcher.utter_message(
         text=answer.text,
         buttons=[{"title": b.title, "payload": b.payload} for b in answer.buttons],

@@ -15,7 +15,8 @@ from bot import references
 from bot.catalogue import category_index
 from bot.models import CaseCategory
 from bot.services.cases import MAX_DESCRIPTION, CaseError, open_case
-from bot.services.service_info import Answer, Button, intent_payload
+from bot.services.service_info import intent_payload
+from connectors.base import Button, OutboundMessage
 
 FORM_SLOTS = ("category", "description", "location", "report_confirmed")
 # Intents that interrupt the form rather than answer it. A description is free text, so only
@@ -75,9 +76,11 @@ class ValidateReportForm(FormValidationAction):
         if matches:
             say(
                 dispatcher,
-                Answer(
+                OutboundMessage(
                     "I'm not sure what kind of problem that is. Is it one of these?",
-                    [Button(m.name, intent_payload("inform", category=m.key)) for m in matches],
+                    tuple(
+                        Button(m.name, intent_payload("inform", category=m.key)) for m in matches
+                    ),
                 ),
             )
         else:

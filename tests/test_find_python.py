@@ -23,13 +23,16 @@ def bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def version_of(python: str) -> str:
-    return subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def test_no_python_310_anywhere_says_what_to_install(tmp_path: Path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot import hours
 from bot.catalogue import Match, service_index
 from bot.models import Service
+from connectors.base import Button, OutboundMessage
 
 ASPECTS = (
     "fees",
@@ -33,18 +34,6 @@ ASPECT_LABELS = {
     "location": "Where to go",
 }
 SUMMARY_OFFERS = ("documents", "fees", "how_to_apply", "hours")
-
-
-@dataclass(frozen=True)
-class Button:
-    title: str
-    payload: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    text: str
-    buttons: list[Button] = field(default_factory=list)
 
 
 def intent_payload(intent: str, **entities: str) -> str:
@@ -105,32 +94,34 @@ def aspect_text(service: Service, aspect: str, now: datetime, tz: ZoneInfo) -> s
     raise ValueError(f"unknown aspect {aspect!r}")
 
 
-def answer_service(service: Service, aspect: str | None, now: datetime, tz: ZoneInfo) -> Answer:
+def answer_service(
+    service: Service, aspect: str | None, now: datetime, tz: ZoneInfo
+) -> OutboundMessage:
     """The aspect asked about, or a summary with buttons offering the main aspects."""
     if aspect in ASPECTS:
         others = [a for a in SUMMARY_OFFERS if a != aspect][:3]
-        return Answer(aspect_text(service, aspect, now, tz), _offers(service, others))
+        return OutboundMessage(aspect_text(service, aspect, now, tz), _offers(service, others))
     text = f"{service.name}: {service.summary}"
     if service.fees:
         text += f"\nFees: {service.fees}"
     text += "\nWhat would you like to know more about?"
-    return Answer(text, _offers(service, SUMMARY_OFFERS))
+    return OutboundMessage(text, _offers(service, SUMMARY_OFFERS))
 
 
-def _offers(service: Service, aspects: tuple[str, ...] | list[str]) -> list[Button]:
-    return [
+def _offers(service: Service, aspects: tuple[str, ...] | list[str]) -> tuple[Button, ...]:
+    return tuple(
         Button(ASPECT_LABELS[a], intent_payload("ask_service_info", service=service.key, aspect=a))
         for a in aspects
-    ]
+    )
 
 
-def suggestions_answer(matches: list[Match]) -> Answer:
+def suggestions_answer(matches: list[Match]) -> OutboundMessage:
     if not matches:
-        return Answer(
+        return OutboundMessage(
             "I couldn't find that service. Try a few words, for example "
             '"passport fees" or "library card".'
         )
-    return Answer(
+    return OutboundMessage(
         "I'm not sure which service you mean. Did you mean one of these?",
-        [Button(m.name, intent_payload("ask_service_info", service=m.key)) for m in matches],
+        tuple(Button(m.name, intent_payload("ask_service_info", service=m.key)) for m in matches),
     )

@@ -157,3 +157,23 @@ def test_unknown_service_gets_closest_matches_not_a_guess(session):
 
 def test_categories_found_inside_sentences(session):
     assert category_index(session).lookup("there is a big pot hole outside") == "pothole"
+
+
+def _examples(path: Path) -> dict[str, str]:
+    """Example sentence (annotations stripped, lower-cased) → intent."""
+    found: dict[str, str] = {}
+    for block in yaml.safe_load(path.read_text())["nlu"]:
+        if "intent" in block:
+            for line in block["examples"].splitlines():
+                text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line.strip()[2:]).lower()
+                found[text] = block["intent"]
+    return found
+
+
+def test_team_nlu_test_set_is_held_out_from_training():
+    training = _examples(REPO_ROOT / "data" / "nlu" / "nlu.yml")
+    held_out = _examples(REPO_ROOT / "tests" / "nlu_test_set.yml")
+    assert len(held_out) >= 150
+    assert not set(training) & set(held_out), "test sentences leaked into the training data"
+    domain = yaml.safe_load((REPO_ROOT / "domain.yml").read_text())
+    assert set(held_out.values()) == set(domain["intents"]) - {"nlu_fallback"}
