@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,3 +47,14 @@ def latest_text(tracker: Tracker) -> str:
 
 def latest_intent(tracker: Tracker) -> str | None:
     return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+REPORT_SLOTS = ("category", "description", "location", "report_confirmed")
+
+
+def clear_stray_report_slots(tracker: Tracker) -> list[SlotSet]:
+    """Entities in a message outside the report form ("is the library on Main St open?") fill
+    the report's slots too; forget them so a later report asks afresh."""
+    if (tracker.active_loop or {}).get("name") == "report_form":
+        return []
+    return [SlotSet(slot, None) for slot in REPORT_SLOTS if tracker.get_slot(slot) is not None]

@@ -9,7 +9,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from actions._crm import REPORT_SLOTS as FORM_SLOTS
 from actions._crm import crm, latest_intent, latest_text, say, settings
 from bot import references
 from bot.catalogue import category_index
@@ -18,13 +20,12 @@ from bot.services.cases import MAX_DESCRIPTION, CaseError, open_case
 from bot.services.service_info import intent_payload
 from connectors.base import Button, OutboundMessage
 
-FORM_SLOTS = ("category", "description", "location", "report_confirmed")
 # Intents that interrupt the form rather than answer it. A description is free text, so only
 # clear interruptions count there ("it has been dark for a week" is not a status check).
 NOT_A_DESCRIPTION = {"ask_service_info", "bot_challenge", "help", "request_human", "cancel"}
 
 
-def _category(session: Any, key: str | None) -> CaseCategory | None:
+def _category(session: Session, key: str | None) -> CaseCategory | None:
     return session.scalar(select(CaseCategory).where(CaseCategory.key == key)) if key else None
 
 

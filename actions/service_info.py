@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions._crm import crm, latest_text, say, settings
+from actions._crm import clear_stray_report_slots, crm, latest_text, say, settings
 from bot.catalogue import aspect_index
 from bot.models import utcnow
 from bot.services.service_info import answer_service, find_service, suggestions_answer
@@ -36,9 +36,13 @@ class AnswerService(Action):
                 service = found.service
             if service is None:
                 say(dispatcher, suggestions_answer(found.suggestions))
-                return [SlotSet("aspect", None)]
+                return [SlotSet("aspect", None), *clear_stray_report_slots(tracker)]
             say(dispatcher, answer_service(service, aspect, utcnow(), cfg.tz))
-            return [SlotSet("service", service.key), SlotSet("aspect", None)]
+            return [
+                SlotSet("service", service.key),
+                SlotSet("aspect", None),
+                *clear_stray_report_slots(tracker),
+            ]
 
 
 class RouteInform(Action):

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._crm import crm, latest_text, settings
+from actions._crm import clear_stray_report_slots, crm, latest_text, settings
 from bot import references
 from bot.services.case_status import describe_case, not_found_text, open_cases_text
 from bot.services.cases import open_cases
@@ -91,4 +91,4 @@ class CaseStatus(Action):
             else:
                 text, buttons = open_cases_text(session, conversation.citizen_id, tz)
         dispatcher.utter_message(text=text, buttons=buttons)
-        return RESET
+        return [*RESET, *clear_stray_report_slots(tracker)]
