@@ -15,13 +15,14 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: help setup train run chat test lint validate test-python test-stories test-nlu clean
+.PHONY: help setup train run chat test lint validate test-python test-stories test-nlu bench clean
 
 help:
 	@echo "make run    – start the assistant (web chat on http://127.0.0.1:8000/)"
 	@echo "make test   – build whatever is missing, then run every test"
 	@echo "make train  – retrain the model if the training data changed"
 	@echo "make chat   – chat with the running assistant in this terminal"
+	@echo "make bench  – throughput, latency, memory; results in bench/results/"
 
 # --- environments (idempotent: redone only when a lock file changes) -------------------------
 $(ENGINE_OK): requirements/engine.lock scripts/find-python
@@ -79,6 +80,9 @@ test-nlu: $(MODEL) $(APP_OK)
 
 test: setup lint validate $(MODEL) test-python test-stories test-nlu
 	@echo "all tests passed"
+
+bench: setup $(MODEL)
+	$(PY) -m bench
 
 clean:
 	rm -rf var/run var/results models/*.tar.gz

@@ -61,4 +61,6 @@ class RequestHuman(Action):
                     "I can keep helping."
                 )
         dispatcher.utter_message(text=text)
+        # Channels that can put the citizen through to a person (a phone call) do so.
+        dispatcher.utter_message(json_message={"handoff": True})
         return []

@@ -35,6 +35,22 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     redis_url: str = ""
 
+    # Channels: a channel whose credentials are missing is off (and says so at start).
+    telegram_bot_token: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_number: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
+    voice_language: str = "en-US"
+    voice_transfer_number: str = ""
+    default_phone_region: str = "US"
+
+    # Proactive notifications (the outbox).
+    outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+
     @field_validator("city_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -50,6 +66,10 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The city's time zone: CITY_TIMEZONE, else the catalogue's city.yml."""
         return ZoneInfo(self.city_timezone or _catalogue_timezone(self.catalogue_dir))
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.public_base_url)
 
     @property
     def gateway_url(self) -> str:

@@ -160,19 +160,21 @@ class Stack:
             raise StackError(f"no trained model at {self.config.model}; run `make train`")
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = self._env()
-        for name, command in self.commands().items():
-            log = (self.log_dir / f"{name}.log").open("ab")
+        for name in self.commands():
+            self.start_process(name)
+
+    def start_process(self, name: str) -> None:
+        """Start one of the three (again, e.g. after `stop_process` in a test)."""
+        with (self.log_dir / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(
-                command,
+                self.commands()[name],
                 cwd=REPO_ROOT,
-                env=env,
+                env=self._env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-            log.close()
 
     def probes(self) -> dict[str, str]:
         cfg = self.config

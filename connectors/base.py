@@ -6,6 +6,7 @@ assistant's `OutboundMessage`s for its channel. It knows nothing about cases or 
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,24 +23,44 @@ class Button:
     payload: str
 
 
+class Command(enum.StrEnum):
+    """Channel keywords handled by the gateway itself, never by the engine."""
+
+    STOP = "stop"  # opt out of messages on this channel
+    START = "start"  # opt back in
+    HELP = "help"  # what this number is and how to opt out
+
+
 @dataclass(frozen=True)
 class InboundMessage:
-    """What a citizen sent, whatever the channel. `raw` keeps the provider's own data aside."""
+    """What a citizen sent, whatever the channel. `raw` keeps the provider's own data aside.
+
+    `choice` is a bare number that may answer the last list of buttons (SMS, phone keypad);
+    `verified_phone` is a phone number the channel vouches belongs to the sender (a Telegram
+    contact whose user id is the sender's own, the caller id of an SMS or call);
+    `location` is a shared (latitude, longitude).
+    """
 
     channel: Channel
     external_user_id: str
     text: str
     provider_message_id: str | None = None
     display_name: str | None = None
+    choice: int | None = None
+    verified_phone: str | None = None
+    location: tuple[float, float] | None = None
+    command: Command | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class OutboundMessage:
-    """What the assistant (or staff) says back."""
+    """What the assistant (or staff) says back. `handoff` asks the channel to put the citizen
+    through to a person where it can (a phone call is transferred)."""
 
     text: str
     buttons: tuple[Button, ...] = ()
+    handoff: bool = False
 
 
 class RejectedRequest(Exception):
@@ -60,4 +81,12 @@ class Connector(Protocol):
 
     def render(self, inbound: InboundMessage, replies: Sequence[OutboundMessage]) -> Response:
         """The HTTP response the channel expects for these replies."""
+        ...
+
+
+class AsyncConnector(Connector, Protocol):
+    """A channel whose replies are sent by API call rather than in the webhook response."""
+
+    async def send(self, inbound: InboundMessage, replies: Sequence[OutboundMessage]) -> None:
+        """Deliver the replies (raises on a provider error)."""
         ...

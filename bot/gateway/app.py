@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,36 +13,20 @@ import httpx
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.config import Settings, get_settings
 from bot.db import make_engine, make_sessionmaker
+from bot.gateway.channels import enabled_channels, webhook_endpoint
 from bot.gateway.engine import EngineClient
 from bot.gateway.pipeline import Pipeline
-from connectors.base import Connector, RejectedRequest
+from bot.outbox import OutboxWorker, senders_from_settings
 from connectors.web import WebConnector
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-
-
-def _webhook(connector: Connector):  # type: ignore[no-untyped-def]
-    """A thin route: parse with the connector, run the pipeline, render with the connector."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            messages = await connector.parse(request)
-        except RejectedRequest as exc:
-            return JSONResponse({"error": exc.detail}, status_code=exc.status)
-        pipeline: Pipeline = request.app.state.pipeline
-        replies = []
-        for message in messages:
-            replies.extend(await pipeline.handle(message))
-        return connector.render(messages[0], replies) if messages else Response(status_code=204)
-
-    return endpoint
 
 
 async def _healthz(request: Request) -> JSONResponse:
@@ -87,24 +72,44 @@ async def _index(_: Request) -> FileResponse:
     return FileResponse(STATIC / "index.html")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, with_channels: bool = True, with_outbox: bool = True
+) -> Starlette:
+    """The gateway. Tests may leave out the channels or the outbox worker they do not test."""
     settings = settings or get_settings()
+
+    channels = enabled_channels(settings) if with_channels else []
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.db = make_engine(settings.database_url)
+        sessions = make_sessionmaker(app.state.db)
         async with httpx.AsyncClient() as http:
             app.state.http = http
             engine = EngineClient(http, settings.rasa_url, settings.engine_timeout_seconds)
-            app.state.pipeline = Pipeline(make_sessionmaker(app.state.db), engine)
-            yield
+            app.state.pipeline = Pipeline(sessions, engine)
+            for channel in channels:
+                await channel.start(lambda: app.state.pipeline)
+            outbox = OutboxWorker(sessions, settings, senders_from_settings(settings))
+            outbox_task = asyncio.create_task(outbox.run_forever()) if with_outbox else None
+            try:
+                yield
+            finally:
+                if outbox_task is not None:
+                    outbox_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await outbox_task
+                for channel in channels:
+                    await channel.stop()
         app.state.db.dispose()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", _index),
         Route("/healthz", _healthz),
-        Route("/webhooks/rest/webhook", _webhook(WebConnector()), methods=["POST"]),
+        Route("/webhooks/rest/webhook", webhook_endpoint(WebConnector()), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
+    for channel in channels:
+        routes.extend(channel.routes())
     return Starlette(routes=routes, lifespan=lifespan)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -34,16 +35,27 @@ class EngineClient:
             items = response.json()
         except ValueError as exc:
             raise EngineUnavailable("invalid JSON") from exc
-        return [_to_outbound(item) for item in items if isinstance(item, dict)]
+        return _to_outbound([item for item in items if isinstance(item, dict)])
 
 
-def _to_outbound(item: Mapping[str, Any]) -> OutboundMessage:
-    text = item.get("text") or ""
-    if not text and item.get("image"):
-        text = str(item["image"])
-    buttons = tuple(
-        Button(str(b.get("title", "")), str(b.get("payload", "")))
-        for b in item.get("buttons") or []
-        if isinstance(b, dict)
-    )
-    return OutboundMessage(text=text, buttons=buttons)
+def _to_outbound(items: list[Mapping[str, Any]]) -> list[OutboundMessage]:
+    """Rasa's REST output → our messages. A `{"custom": {"handoff": true}}` item (sent by
+    `action_request_human`) marks the message before it as a handoff."""
+    out: list[OutboundMessage] = []
+    for item in items:
+        custom = item.get("custom")
+        if isinstance(custom, dict) and custom.get("handoff") and not item.get("text"):
+            if out:
+                out[-1] = replace(out[-1], handoff=True)
+            else:
+                out.append(OutboundMessage("", handoff=True))
+            continue
+        text = item.get("text") or (str(item["image"]) if item.get("image") else "")
+        buttons = tuple(
+            Button(str(b.get("title", "")), str(b.get("payload", "")))
+            for b in item.get("buttons") or []
+            if isinstance(b, dict)
+        )
+        if text or buttons:
+            out.append(OutboundMessage(text=text, buttons=buttons))
+    return out

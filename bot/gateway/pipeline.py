@@ -2,12 +2,16 @@
 
 resolve the citizen from the channel identity → store the inbound message (idempotent on the
 provider's message id) → send it to the engine with metadata → store the replies → hand them
-back for the connector to render. If the engine is down or slow, the citizen gets an apology
-and their message stays in the transcript, marked with the error.
+back for the connector to render or send. If the engine is down or slow, the citizen gets an
+apology and their message stays in the transcript, marked with the error.
+
+A few things are answered here without the engine: channel keywords (STOP/START/HELP) and a
+shared phone number (which links the citizen across channels).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,14 +19,19 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.db import transaction
 from bot.gateway.engine import EngineClient, EngineUnavailable
-from bot.models import AuthorKind, Conversation, Message
+from bot.models import AuthorKind, ChannelIdentity, Conversation, Message
 from bot.services import conversations
-from bot.services.citizens import resolve_identity
-from connectors.base import Button, InboundMessage, OutboundMessage
+from bot.services.channel_commands import apply_command
+from bot.services.citizens import link_phone, resolve_identity
+from connectors.base import Button, Command, InboundMessage, OutboundMessage
 
 APOLOGY = OutboundMessage(
     "Sorry – I'm having technical trouble right now and can't answer. Your message has been "
     "saved; please try again in a few minutes."
+)
+PHONE_LINKED = OutboundMessage(
+    "Thank you – your phone number is now linked. I'll recognise you when you text or call "
+    "from it, and you can follow your cases on any channel."
 )
 
 
@@ -33,12 +42,47 @@ class _Received:
     engine_sender_id: str
     citizen_id: int
     is_new: bool
-    earlier_replies: tuple[OutboundMessage, ...]
+    engine_text: str | None  # None: answered without the engine
+    replies: tuple[OutboundMessage, ...]  # earlier replies (redelivery) or direct ones
 
 
 def _as_outbound(message: Message) -> OutboundMessage:
-    buttons = (message.payload or {}).get("buttons") or []
-    return OutboundMessage(message.text, tuple(Button(b["title"], b["payload"]) for b in buttons))
+    payload = message.payload or {}
+    buttons = tuple(Button(b["title"], b["payload"]) for b in payload.get("buttons") or [])
+    return OutboundMessage(message.text, buttons, handoff=bool(payload.get("handoff")))
+
+
+def _engine_text(session: Session, conversation: Conversation, inbound: InboundMessage) -> str:
+    """What the engine should read: a chosen button's payload, a location, or the text."""
+    if inbound.choice is not None:
+        choices = conversations.last_choices(session, conversation)
+        if 1 <= inbound.choice <= len(choices):
+            chosen = choices[inbound.choice - 1]
+            # A channel that names the pressed button (Telegram) may be answering an older
+            # list; then its text, not the newest list, says what was meant.
+            stale = not inbound.text.isdigit() and inbound.text != chosen["title"]
+            if not stale:
+                return chosen["payload"]
+    if inbound.location is not None:
+        lat, lon = inbound.location
+        place = f"{lat:.5f}, {lon:.5f} (shared location)"
+        return "/inform" + json.dumps({"location": place}, separators=(",", ":"))
+    return inbound.text
+
+
+@dataclass(frozen=True)
+class Handled:
+    """The replies to one inbound message; `duplicate` when it was a redelivery (already
+    answered: an asynchronous channel must not send the replies again)."""
+
+    replies: list[OutboundMessage]
+    duplicate: bool = False
+
+
+def _applies(command: Command, identity: ChannelIdentity) -> bool:
+    """START (and its synonym YES) only means "opt back in" to someone who opted out; from
+    anybody else "yes" is an answer for the assistant (e.g. confirming a report)."""
+    return command is not Command.START or identity.opted_out_at is not None
 
 
 class Pipeline:
@@ -46,27 +90,41 @@ class Pipeline:
         self._sessions = sessions
         self._engine = engine
 
-    async def handle(self, inbound: InboundMessage) -> list[OutboundMessage]:
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The CRM session factory, for channels that record things of their own."""
+        return self._sessions
+
+    async def handle(self, inbound: InboundMessage) -> Handled:
         received = await run_in_threadpool(self._receive, inbound)
-        if not received.is_new:
-            return list(received.earlier_replies)
+        if not received.is_new or received.engine_text is None:
+            return Handled(list(received.replies), duplicate=not received.is_new)
         metadata = {"channel": inbound.channel.value, "citizen_id": received.citizen_id}
         try:
-            replies = await self._engine.send(received.engine_sender_id, inbound.text, metadata)
+            replies = await self._engine.send(
+                received.engine_sender_id, received.engine_text, metadata
+            )
         except EngineUnavailable as exc:
             await run_in_threadpool(self._store, received, [APOLOGY], str(exc))
-            return [APOLOGY]
+            return Handled([APOLOGY])
         await run_in_threadpool(self._store, received, replies, None)
-        return replies
+        return Handled(replies)
 
     def _receive(self, inbound: InboundMessage) -> _Received:
         with transaction(self._sessions) as session:
             identity = resolve_identity(
                 session, inbound.channel, inbound.external_user_id, name=inbound.display_name
             )
+            direct: OutboundMessage | None = None
+            if inbound.verified_phone:
+                link_phone(session, identity, inbound.verified_phone)
+                direct = PHONE_LINKED
+            elif inbound.command is not None and _applies(inbound.command, identity):
+                direct = OutboundMessage(apply_command(identity, inbound.command))
             conversation = conversations.current_conversation(
                 session, identity.citizen_id, inbound.channel
             )
+            engine_text = _engine_text(session, conversation, inbound)
             message, is_new = conversations.record_inbound(
                 session,
                 conversation,
@@ -74,18 +132,23 @@ class Pipeline:
                 provider_message_id=inbound.provider_message_id,
             )
             session.flush()
-            earlier = (
-                ()
-                if is_new
-                else tuple(_as_outbound(m) for m in conversations.replies_to(session, message))
-            )
+            if not is_new:
+                replies = tuple(_as_outbound(m) for m in conversations.replies_to(session, message))
+            elif direct is not None:
+                conversations.record_outbound(
+                    session, conversation, direct.text, author=AuthorKind.SYSTEM
+                )
+                replies = (direct,)
+            else:
+                replies = ()
             return _Received(
                 message.id,
                 message.conversation_id,
-                message.conversation.engine_sender_id,
+                conversation.engine_sender_id,
                 identity.citizen_id,
                 is_new,
-                earlier,
+                None if direct is not None else engine_text,
+                replies,
             )
 
     def _store(
@@ -100,15 +163,17 @@ class Pipeline:
                 if inbound is not None:
                     inbound.engine_error = error[:200]
             for reply in replies:
-                payload = (
-                    {"buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons]}
-                    if reply.buttons
-                    else None
-                )
+                payload: dict[str, object] = {}
+                if reply.buttons:
+                    payload["buttons"] = [
+                        {"title": b.title, "payload": b.payload} for b in reply.buttons
+                    ]
+                if reply.handoff:
+                    payload["handoff"] = True
                 conversations.record_outbound(
                     session,
                     conversation,
                     reply.text,
-                    payload=payload,
+                    payload=payload or None,
                     author=AuthorKind.SYSTEM if error else AuthorKind.BOT,
                 )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot import references
 from bot.models import Case, CaseCategory, CaseEvent, CaseStatus, Channel, utcnow
+from bot.services.notifications import enqueue_case_update
 
 OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.ACKNOWLEDGED, CaseStatus.IN_PROGRESS)
 
@@ -108,7 +109,11 @@ def change_status(
     visible_to_citizen: bool = True,
     now: datetime | None = None,
 ) -> CaseEvent:
-    """Move a case along its life cycle; illegal transitions raise CaseError."""
+    """Move a case along its life cycle; illegal transitions raise CaseError.
+
+    A change the citizen may see also queues their notification (`bot.services.notifications`)
+    in the same transaction, so a change that is rolled back tells nobody.
+    """
     if to_status not in TRANSITIONS[case.status]:
         raise CaseError(f"a case that is {case.status.value} cannot become {to_status.value}")
     now = now or utcnow()
@@ -126,6 +131,7 @@ def change_status(
     case.updated_at = now
     session.add(event)
     session.flush()
+    enqueue_case_update(session, case, event, now=now)
     return event
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.models import (
     AuthorKind,
     Channel,
+    ChannelIdentity,
     Conversation,
     ConversationState,
     Direction,
@@ -156,3 +157,47 @@ def conversation_for_engine_sender(session: Session, engine_sender_id: str) -> C
         session.add(conversation)
         session.flush()
     return conversation
+
+
+def last_choices(session: Session, conversation: Conversation) -> list[dict[str, str]]:
+    """The buttons offered in the latest replies (since the citizen last wrote), in order."""
+    latest_inbound = session.scalar(
+        select(func.max(Message.id)).where(
+            Message.conversation_id == conversation.id, Message.direction == Direction.INBOUND
+        )
+    )
+    query = select(Message).where(
+        Message.conversation_id == conversation.id, Message.direction == Direction.OUTBOUND
+    )
+    if latest_inbound is not None:
+        query = query.where(Message.id > latest_inbound)
+    choices: list[dict[str, str]] = []
+    for message in session.scalars(query.order_by(Message.id)):
+        choices.extend((message.payload or {}).get("buttons") or [])
+    return choices
+
+
+def close_current(session: Session, channel: Channel, external_id: str) -> bool:
+    """Close the identity's open conversation on `channel` (e.g. a call ended). False if none."""
+    identity = session.scalar(
+        select(ChannelIdentity).where(
+            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+        )
+    )
+    if identity is None:
+        return False
+    conversation = session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.citizen_id == identity.citizen_id,
+            Conversation.channel == channel,
+            Conversation.state != ConversationState.CLOSED,
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if conversation is None:
+        return False
+    conversation.state = ConversationState.CLOSED
+    conversation.closed_at = utcnow()
+    return True

@@ -79,14 +79,22 @@ async def test_open_now_answers_with_the_offices_hours(crm):
 
 async def test_places_mentioned_in_a_question_do_not_leak_into_a_later_report(crm):
     sender = crm.sender_for("s7")
-    question = tracker(sender, "is the library on Main Street open", intent="ask_service_info",
-                       entities=[entity("service", "library_card"), entity("location", "Main St")],
-                       slots={"location": "Main Street"})
+    question = tracker(
+        sender,
+        "is the library on Main Street open",
+        intent="ask_service_info",
+        entities=[entity("service", "library_card"), entity("location", "Main St")],
+        slots={"location": "Main Street"},
+    )
     events, _ = await run(AnswerService(), question)
     assert slot_events(events)["location"] is None
-    mid_report = tracker(sender, "how much is a library card", intent="ask_service_info",
-                         entities=[entity("service", "library_card")],
-                         slots={"location": "12 Elm Road", "category": "pothole"},
-                         active_loop="report_form")
+    mid_report = tracker(
+        sender,
+        "how much is a library card",
+        intent="ask_service_info",
+        entities=[entity("service", "library_card")],
+        slots={"location": "12 Elm Road", "category": "pothole"},
+        active_loop="report_form",
+    )
     events, _ = await run(AnswerService(), mid_report)
     assert "location" not in slot_events(events) and "category" not in slot_events(events)
