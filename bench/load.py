@@ -40,6 +40,17 @@ class LevelResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+GATEWAY_MS: list[float] = []  # the gateway's own time per SMS request (Server-Timing)
+
+
+def _gateway_share(header: str) -> float | None:
+    for part in header.split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        if name == "gateway" and duration:
+            return float(duration)
+    return None
+
+
 def sms_sender(gateway_url: str, public_base_url: str, auth_token: str, to: str) -> Send:
     """Signed Twilio SMS webhook requests, exactly as Twilio would send them."""
     path = "/webhooks/twilio/sms"
@@ -61,6 +72,9 @@ def sms_sender(gateway_url: str, public_base_url: str, auth_token: str, to: str)
         response.raise_for_status()
         if "<Message" not in response.text:
             raise RuntimeError(f"no reply: {response.text[:200]}")
+        share = _gateway_share(response.headers.get("Server-Timing", ""))
+        if share is not None:
+            GATEWAY_MS.append(share)
 
     return send
 
@@ -80,9 +94,18 @@ def rest_sender(base_url: str) -> Send:
 
 
 async def run_level(
-    send: Send, concurrency: int, rounds: int, conversation_id: Callable[[int], str]
+    send: Send,
+    concurrency: int,
+    rounds: int,
+    conversation_id: Callable[[int], str],
+    pause: float = 0.0,
 ) -> LevelResult:
-    """`concurrency` conversations at once, each running SCRIPT `rounds` times."""
+    """`concurrency` conversations at once, each running SCRIPT `rounds` times.
+
+    With `pause` = 0 every conversation sends its next message as soon as it has the answer (a
+    stress test: throughput at saturation). A pause > 0 is a citizen reading and typing: the
+    latency then is what people feel with that many conversations going on at once.
+    """
     latencies: list[float] = []
     errors = 0
 
@@ -98,6 +121,8 @@ async def run_level(
                     errors += 1
                     continue
                 latencies.append((time.perf_counter() - started) * 1000)
+                if pause:
+                    await asyncio.sleep(pause)
 
     limits = httpx.Limits(max_connections=concurrency + 5)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:

@@ -10,8 +10,9 @@ import re
 import secrets
 
 REFERENCE_LENGTH = 8
-_DIGIT_WORDS = {
+DIGIT_WORDS = {
     "zero": "0",
+    "nought": "0",
     "oh": "0",
     "o": "0",
     "one": "1",
@@ -68,7 +69,7 @@ def display(reference: str) -> str:
 
 def _words_to_digits(text: str) -> str:
     """Turn spoken digits ("one two three four") into digits; other words are kept."""
-    return " ".join(_DIGIT_WORDS.get(w, w) for w in re.split(r"[\s,]+", text.lower()) if w)
+    return " ".join(DIGIT_WORDS.get(w, w) for w in re.split(r"[\s,]+", text.lower()) if w)
 
 
 def find_reference(text: str) -> str | None:

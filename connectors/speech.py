@@ -38,24 +38,6 @@ _REPLACEMENTS = (("e.g.", "for example"), ("i.e.", "that is"), ("&", " and "), (
 _SENTENCE_END = ".!?"
 
 # Spoken digits. The homophones ("to", "for", "oh"…) count only inside a run of digits.
-_DIGIT_WORDS = {
-    "zero": "0",
-    "nought": "0",
-    "oh": "0",
-    "o": "0",
-    "one": "1",
-    "two": "2",
-    "to": "2",
-    "too": "2",
-    "three": "3",
-    "four": "4",
-    "for": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-}
 # Words that are digits only inside a run ("I want to talk to a person" has no digits).
 _WORDS_AT_EDGES = frozenset({"to", "too", "for"})
 _INTERJECTIONS = frozenset({"oh", "o"})  # "Oh, …" opens a sentence; "… seven oh" ends a number
@@ -122,8 +104,8 @@ def choices_prompt(titles: Sequence[str], first: int = 1) -> str:
 
 def _digits_of(word: str) -> str | None:
     """The digits a word stands for ("four" → "4", "1234-5678" → "12345678"), or None."""
-    if word in _DIGIT_WORDS:
-        return _DIGIT_WORDS[word]
+    if word in references.DIGIT_WORDS:
+        return references.DIGIT_WORDS[word]
     if re.fullmatch(r"\d+(?:-\d+)*", word):
         return word.replace("-", "")
     return None

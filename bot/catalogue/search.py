@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -90,14 +91,39 @@ class TermIndex:
         return best[0].key if best else None
 
 
+INDEX_TTL_SECONDS = 60.0
+_indexes: dict[tuple[str, str], tuple[float, TermIndex]] = {}
+
+
+def _cached(session: Session, kind: str, build: Callable[[], TermIndex]) -> TermIndex:
+    """Building an index (a spaCy phrase matcher over every term) costs milliseconds, so each
+    process keeps it for a minute: catalogue edits show within INDEX_TTL_SECONDS."""
+    key = (kind, str(session.get_bind().engine.url))
+    now = time.monotonic()
+    hit = _indexes.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    index = build()
+    _indexes[key] = (now + INDEX_TTL_SECONDS, index)
+    return index
+
+
 def service_index(session: Session) -> TermIndex:
-    rows = session.execute(select(Service.key, Service.name, Service.synonyms)).all()
-    return TermIndex((r.key, r.name, r.synonyms or []) for r in rows)
+    def build() -> TermIndex:
+        rows = session.execute(select(Service.key, Service.name, Service.synonyms)).all()
+        return TermIndex((r.key, r.name, r.synonyms or []) for r in rows)
+
+    return _cached(session, "service", build)
 
 
 def category_index(session: Session) -> TermIndex:
-    rows = session.execute(select(CaseCategory.key, CaseCategory.name, CaseCategory.synonyms)).all()
-    return TermIndex((r.key, r.name, r.synonyms or []) for r in rows)
+    def build() -> TermIndex:
+        rows = session.execute(
+            select(CaseCategory.key, CaseCategory.name, CaseCategory.synonyms)
+        ).all()
+        return TermIndex((r.key, r.name, r.synonyms or []) for r in rows)
+
+    return _cached(session, "category", build)
 
 
 @lru_cache(maxsize=4)

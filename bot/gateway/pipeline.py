@@ -12,6 +12,7 @@ shared phone number (which links the citizen across channels).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -77,6 +78,7 @@ class Handled:
 
     replies: list[OutboundMessage]
     duplicate: bool = False
+    engine_ms: float = 0.0  # time spent waiting for the engine (the rest is the gateway's own)
 
 
 def _applies(command: Command, identity: ChannelIdentity) -> bool:
@@ -100,6 +102,7 @@ class Pipeline:
         if not received.is_new or received.engine_text is None:
             return Handled(list(received.replies), duplicate=not received.is_new)
         metadata = {"channel": inbound.channel.value, "citizen_id": received.citizen_id}
+        started = time.perf_counter()
         try:
             replies = await self._engine.send(
                 received.engine_sender_id, received.engine_text, metadata
@@ -107,8 +110,9 @@ class Pipeline:
         except EngineUnavailable as exc:
             await run_in_threadpool(self._store, received, [APOLOGY], str(exc))
             return Handled([APOLOGY])
+        engine_ms = (time.perf_counter() - started) * 1000
         await run_in_threadpool(self._store, received, replies, None)
-        return Handled(replies)
+        return Handled(replies, engine_ms=engine_ms)
 
     def _receive(self, inbound: InboundMessage) -> _Received:
         with transaction(self._sessions) as session:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,49 +21,11 @@ from bot.models import Channel, ChannelIdentity, Citizen, Direction, Message
 from bot.runner import free_port
 from connectors.base import Button, OutboundMessage
 from tests.connectors import SECRET_HEADER, TelegramUser
+from tests.fakes.engine import FakeEngine
 from tests.fakes.telegram_api import FakeTelegramApi
 
 SECRET = "s3cret-Token_for-tests"
 PUBLIC_URL = "https://civic.example"
-
-Script = Callable[[str], list[dict[str, Any]]]
-
-
-class FakeEngine:
-    """Stands in for Rasa's REST channel: records what it reads, answers from `script`."""
-
-    def __init__(self) -> None:
-        self.received: list[str] = []
-        self.script: Script = lambda text: [{"text": f"you said: {text}"}]
-        engine = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                engine.received.append(body["message"])
-                answer = json.dumps(engine.script(body["message"])).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> FakeEngine:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture(autouse=True)
@@ -176,7 +136,7 @@ def test_a_missing_or_wrong_secret_is_rejected_and_nothing_stored(
 ):
     assert post(gateway, ana.text("hello"), secret=secret) == 403
     assert transcript(sqlite_url) == []
-    assert engine.received == [] and api.sent_messages() == []
+    assert engine.texts == [] and api.sent_messages() == []
 
 
 @pytest.mark.parametrize(
@@ -191,7 +151,7 @@ def test_a_missing_or_wrong_secret_is_rejected_and_nothing_stored(
 )
 def test_malformed_updates_are_a_bad_request(gateway, engine, sqlite_url, body):
     assert post(gateway, body) == 400
-    assert transcript(sqlite_url) == [] and engine.received == []
+    assert transcript(sqlite_url) == [] and engine.texts == []
 
 
 # -- text, commands, buttons --------------------------------------------------------------------
@@ -200,7 +160,7 @@ def test_malformed_updates_are_a_bad_request(gateway, engine, sqlite_url, body):
 def test_a_text_goes_through_the_engine_and_the_reply_is_sent(gateway, api, engine, sqlite_url):
     update = ana.text("my bin was not emptied")
     assert post(gateway, update) == 200
-    assert engine.received == ["my bin was not emptied"]
+    assert engine.texts == ["my bin was not emptied"]
     (reply,) = api.sent_messages(ana.id)
     assert reply["text"] == "you said: my bin was not emptied"
     assert "parse_mode" not in reply
@@ -223,13 +183,13 @@ def test_a_redelivered_update_is_answered_once(gateway, api, engine):
     update = ana.text("streetlight out")
     assert post(gateway, update) == 200
     assert post(gateway, update) == 200
-    assert engine.received == ["streetlight out"]
+    assert engine.texts == ["streetlight out"]
     assert len(api.sent_messages(ana.id)) == 1
 
 
 def test_start_greets_and_offers_to_share_the_phone_number(gateway, api, engine):
     assert post(gateway, ana.text("/start")) == 200
-    assert engine.received == ["hello"]
+    assert engine.texts == ["hello"]
     greeting, offer = api.sent_messages(ana.id)
     assert greeting["text"] == "you said: hello"
     assert offer["text"] == tg.SHARE_PHONE_OFFER_TEXT
@@ -240,7 +200,7 @@ def test_start_greets_and_offers_to_share_the_phone_number(gateway, api, engine)
 def test_other_commands_lose_their_slash(gateway, engine):
     post(gateway, ana.text("/status@civicline_test_bot 1234-5678"))
     post(gateway, ana.text("/affirm"))
-    assert engine.received == ["status 1234-5678", "affirm"]
+    assert engine.texts == ["status 1234-5678", "affirm"]
 
 
 def test_buttons_are_inline_keyboards_and_a_press_sends_the_payload(
@@ -271,7 +231,7 @@ def test_buttons_are_inline_keyboards_and_a_press_sends_the_payload(
     engine.script = lambda text: [{"text": "Sent! Your reference is 1234-5678."}]
     press = ana.press(second, "Yes, send it")
     assert post(gateway, press) == 200
-    assert engine.received[-1] == "/affirm"
+    assert engine.texts[-1] == "/affirm"
     assert api.calls_to("answerCallbackQuery") == [
         {"callback_query_id": press["callback_query"]["id"]}
     ]
@@ -295,7 +255,7 @@ def test_a_button_with_unknown_data_is_acknowledged_and_ignored(gateway, api, en
     assert api.calls_to("answerCallbackQuery") == [
         {"callback_query_id": update["callback_query"]["id"]}
     ]
-    assert engine.received == [] and transcript(sqlite_url) == []
+    assert engine.texts == [] and transcript(sqlite_url) == []
 
 
 # -- contact and location -----------------------------------------------------------------------
@@ -311,7 +271,7 @@ def citizens(database_url: str) -> list[tuple[str | None, str | None]]:
 
 def test_sharing_ones_own_contact_links_the_phone_number(gateway, api, engine, sqlite_url):
     assert post(gateway, ana.own_contact("15550104242")) == 200
-    assert engine.received == []  # answered by the gateway itself
+    assert engine.texts == []  # answered by the gateway itself
     (reply,) = api.sent_messages(ana.id)
     assert reply["text"] == PHONE_LINKED.text
     assert reply["reply_markup"] == {"remove_keyboard": True}  # the share button has done its job
@@ -323,13 +283,13 @@ def test_someone_elses_contact_is_not_linked_nor_stored(gateway, api, engine, sq
     assert post(gateway, ana.contact("+15550109998")) == 200  # not a Telegram user at all
     assert texts(api, ana.id) == [tg.NOT_OWN_CONTACT_TEXT] * 2
     assert api.sent_messages(ana.id)[0]["reply_markup"]["keyboard"][0][0]["request_contact"]
-    assert engine.received == [] and transcript(sqlite_url) == []
+    assert engine.texts == [] and transcript(sqlite_url) == []
     assert citizens(sqlite_url) == []
 
 
 def test_a_shared_location_becomes_the_case_location(gateway, api, engine, sqlite_url):
     assert post(gateway, ana.location(51.5007, -0.1246)) == 200
-    assert engine.received == ['/inform{"location":"51.50070, -0.12460 (shared location)"}']
+    assert engine.texts == ['/inform{"location":"51.50070, -0.12460 (shared location)"}']
     assert transcript(sqlite_url)[0][1] == "[shared a location: 51.50070, -0.12460]"
 
 
@@ -362,7 +322,7 @@ def test_media_get_a_polite_explanation_without_the_engine(
 ):
     assert post(gateway, ana.message(**content)) == 200
     assert texts(api, ana.id) == [tg.UNSUPPORTED_TEXT]
-    assert engine.received == [] and transcript(sqlite_url) == []
+    assert engine.texts == [] and transcript(sqlite_url) == []
 
 
 def test_group_chats_are_not_served(gateway, api, engine, sqlite_url):
@@ -372,7 +332,7 @@ def test_group_chats_are_not_served(gateway, api, engine, sqlite_url):
     assert post(gateway, member.text("there is a pothole")) == 200
     assert texts(api) == [tg.PRIVATE_ONLY_TEXT]  # one line, to the group, for the command only
     assert api.sent_messages()[0]["chat_id"] == group["id"]
-    assert engine.received == [] and transcript(sqlite_url) == []
+    assert engine.texts == [] and transcript(sqlite_url) == []
 
 
 def test_edits_and_other_updates_are_ignored(gateway, api, engine, sqlite_url):
@@ -384,7 +344,7 @@ def test_edits_and_other_updates_are_ignored(gateway, api, engine, sqlite_url):
     }
     for update in (edited, post_, {"update_id": 100}):
         assert post(gateway, update) == 200
-    assert api.sent_messages() == [] and engine.received == []
+    assert api.sent_messages() == [] and engine.texts == []
     assert transcript(sqlite_url) == []
 
 
@@ -420,7 +380,7 @@ def test_split_counts_like_telegram_and_never_loses_text():
 def test_markup_in_replies_is_shown_literally(gateway, api, engine):
     engine.script = lambda text: [{"text": "Details: <b>big</b> hole & <a href='x'>link</a>"}]
     post(gateway, ana.text("<b>hi</b> & bye"))
-    assert engine.received == ["<b>hi</b> & bye"]
+    assert engine.texts == ["<b>hi</b> & bye"]
     (reply,) = api.sent_messages(ana.id)
     assert reply["text"] == "Details: <b>big</b> hole & <a href='x'>link</a>"
     assert "parse_mode" not in reply  # plain text: Telegram interprets nothing
@@ -479,7 +439,7 @@ def test_long_polling_picks_up_queued_updates_and_backs_off_on_errors(
         api.queue_update(ana.text("and again"))
         api.wait_for(lambda: len(api.sent_messages(ana.id)) == 2, timeout=10)
     assert texts(api, ana.id) == ["you said: hello from my laptop", "you said: and again"]
-    assert engine.received == ["hello from my laptop", "and again"]
+    assert engine.texts == ["hello from my laptop", "and again"]
     names = [name for name, _ in api.calls]
     assert "setWebhook" not in names and "deleteWebhook" in names
     assert names.count("getMe") == 2  # the first one failed, retried in the background

@@ -2,17 +2,14 @@
 signed with the twilio SDK's RequestValidator, replies are TwiML parsed with xml.etree. The engine
 is either unreachable (the pipeline's apology) or a scripted stand-in that records what it reads.
 
-The helpers here (`FakeEngine`, `TwilioWebhooks`, `twiml`) are shared with the voice tests.
+The helpers here (`TwilioWebhooks`, `twiml`) are shared with the voice tests.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -31,52 +28,12 @@ from bot.services.channel_commands import REPLIES
 from connectors import twilio_sms
 from connectors.base import Command
 from connectors.twilio_sms import MAX_BODY, channel_from_settings, split_text
+from tests.fakes.engine import FakeEngine
 
 TOKEN = "twilio-auth-token-for-tests"
 BASE = "https://civic.example"
 CALLER = "+15550100123"
 TWILIO_NUMBER = "+15550100000"
-
-Script = Callable[[str], list[dict[str, Any]]]
-
-
-class FakeEngine:
-    """Stands in for Rasa's REST channel: records (sender, text) it reads, answers from `script`."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, str]] = []
-        self.script: Script = lambda text: [{"text": f"you said: {text}"}]
-        engine = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                engine.received.append((body["sender"], body["message"]))
-                answer = json.dumps(engine.script(body["message"])).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def texts(self) -> list[str]:
-        return [text for _, text in self.received]
-
-    def __enter__(self) -> FakeEngine:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def twilio_settings(database_url: str, rasa_url: str | None = None, **extra: Any) -> Settings:

@@ -120,3 +120,12 @@ def test_web_chat_page_is_served(sqlite_url):
         script = client.get("/static/chat.js")
     assert page.status_code == 200 and "<form" in page.text
     assert script.status_code == 200 and "/webhooks/rest/webhook" in script.text
+
+
+def test_responses_say_how_long_the_gateway_itself_took(sqlite_url):
+    with client_for(sqlite_url, f"http://127.0.0.1:{free_port()}") as client:
+        response = client.post("/webhooks/rest/webhook", json={"sender": "t", "message": "hi"})
+    timing = dict(
+        part.strip().split(";dur=") for part in response.headers["Server-Timing"].split(",")
+    )
+    assert set(timing) == {"engine", "gateway"} and float(timing["gateway"]) >= 0
