@@ -97,6 +97,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         stack.stop()
         return 130
+    print(f"\n{channel_summary(settings)}")
     print(
         f"\nCivicline is running.\n  Web chat:        {config.gateway_url}/\n"
         f"  REST webhook:    {config.gateway_url}/webhooks/rest/webhook\n"
@@ -115,6 +116,18 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     stack.stop()
     print("stopped.")
     return 0
+
+
+def channel_summary(settings: Settings) -> str:
+    """One line per channel: on, or off and why (a channel without credentials is off)."""
+    from connectors import telegram, twilio_sms, twilio_voice
+
+    lines = ["Channels:", "  Web chat:  on"]
+    for module in (telegram, twilio_sms, twilio_voice):
+        channel, reason = module.channel_from_settings(settings)
+        state = "on" if channel is not None else f"off ({reason})"
+        lines.append(f"  {module.CHANNEL_NAME + ':':<10} {state}")
+    return "\n".join(lines)
 
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:

@@ -30,6 +30,8 @@ def test_run_prints_the_chat_url_and_ctrl_c_stops_everything(tmp_path):
         "GATEWAY_PORT": str(ports["gateway"]),
         "RASA_URL": f"http://127.0.0.1:{ports['rasa']}",
         "ACTION_SERVER_URL": f"http://127.0.0.1:{ports['actions']}",
+        "TELEGRAM_BOT_TOKEN": "",
+        "TWILIO_ACCOUNT_SID": "",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run"],
@@ -49,6 +51,9 @@ def test_run_prints_the_chat_url_and_ctrl_c_stops_everything(tmp_path):
                 break
         text = "".join(output)
         assert f"http://127.0.0.1:{ports['gateway']}/" in text, text
+        # Each channel says whether it is on; without credentials Telegram and SMS are off.
+        assert "Telegram:  off (TELEGRAM_BOT_TOKEN not set)" in text, text
+        assert "SMS:       off" in text, text
         health = httpx.get(f"http://127.0.0.1:{ports['gateway']}/healthz", timeout=10)
         assert health.status_code == 200
         # The demo catalogue was loaded: a service question is answered from it.
