@@ -31,8 +31,8 @@
     log.scrollTop = log.scrollHeight;
   }
 
-  async function send(message, shown) {
-    add("user", shown || message);
+  async function send(message, shown, silent) {
+    if (!silent) add("user", shown || message);
     try {
       const res = await fetch("/webhooks/rest/webhook", {
         method: "POST",
@@ -57,5 +57,5 @@
     input.value = "";
     send(text);
   });
-  send("hello");
+  send("hello", null, true); // the assistant greets first; no pretend message from the citizen
 })();
