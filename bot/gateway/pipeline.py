@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.db import transaction
 from bot.gateway.engine import EngineClient, EngineUnavailable
-from bot.models import AuthorKind, ChannelIdentity, Conversation, Message
+from bot.models import AuthorKind, ChannelIdentity, Conversation, ConversationState, Message
 from bot.services import conversations
 from bot.services.channel_commands import apply_command
 from bot.services.citizens import link_phone, resolve_identity
@@ -43,7 +43,7 @@ class _Received:
     engine_sender_id: str
     citizen_id: int
     is_new: bool
-    engine_text: str | None  # None: answered without the engine
+    engine_text: str | None  # None: answered without the engine (or a person owns it)
     replies: tuple[OutboundMessage, ...]  # earlier replies (redelivery) or direct ones
 
 
@@ -128,7 +128,9 @@ class Pipeline:
             conversation = conversations.current_conversation(
                 session, identity.citizen_id, inbound.channel
             )
-            engine_text = _engine_text(session, conversation, inbound)
+            # While a person owns the conversation the engine hears nothing of it.
+            with_staff = conversation.state is ConversationState.WITH_STAFF
+            engine_text = None if with_staff else _engine_text(session, conversation, inbound)
             message, is_new = conversations.record_inbound(
                 session,
                 conversation,
