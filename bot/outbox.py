@@ -34,6 +34,7 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.models import Channel, NotificationStatus, utcnow
 from bot.services import notifications
+from connectors.telegram import split_text
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class TelegramSender:
             bot = await self._ready_bot()
             ids = [
                 (await bot.send_message(chat_id=chat_id, text=part)).message_id
-                for part in split_text(text, TELEGRAM_MAX_LENGTH)
+                for part in split_text(text, TELEGRAM_MAX_LENGTH) or [text]
             ]
         except (tg_error.Forbidden, tg_error.BadRequest, tg_error.ChatMigrated) as exc:
             raise PermanentSendError(f"Telegram: {exc.message}") from exc
@@ -146,36 +147,6 @@ class TelegramSender:
         """Close the HTTP connections."""
         if self._bot is not None:
             await self._bot.shutdown()
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Split `text` into parts of at most `limit` UTF-16 code units (how Telegram counts),
-    cutting at the last line break or space that fits, else hard."""
-    parts: list[str] = []
-    while _utf16_len(text) > limit:
-        fits = _prefix_fitting(text, limit)
-        cut = max(text.rfind("\n", 0, fits + 1), text.rfind(" ", 0, fits + 1))
-        if cut <= 0:
-            cut = fits
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text or not parts:
-        parts.append(text)
-    return parts
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _prefix_fitting(text: str, limit: int) -> int:
-    """The length (in characters) of the longest prefix of `text` within `limit` UTF-16 units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
 
 
 def senders_from_settings(settings: Settings) -> dict[Channel, Sender]:

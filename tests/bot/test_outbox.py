@@ -31,7 +31,6 @@ from bot.outbox import (
     TransientSendError,
     TwilioSmsSender,
     senders_from_settings,
-    split_text,
 )
 from bot.services import notifications
 from bot.services.cases import change_status, open_case
@@ -450,13 +449,6 @@ async def test_long_telegram_texts_are_split_under_the_limit(telegram_api):
     assert message_ids == "1,2"
     assert len(parts) == 2 and all(len(p) <= 4096 for p in parts)
     assert " ".join(parts).split() == text.split()
-
-
-def test_split_text_cuts_at_spaces_or_hard_when_it_must():
-    assert split_text("short", 10) == ["short"]
-    assert split_text("one two three", 8) == ["one two", "three"]
-    assert split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
-    assert split_text("🙂" * 6, 4) == ["🙂🙂", "🙂🙂", "🙂🙂"]  # Telegram counts UTF-16 units
 
 
 async def test_unreachable_providers_are_transient_errors():
