@@ -470,15 +470,9 @@ class TelegramChannel:
 
     async def start(self, pipeline: Callable[[], Pipeline]) -> None:
         self._pipeline = pipeline
-        try:
-            await self._set_up()
-            ready = True
-        except InvalidToken:
-            log.error("telegram: the Bot API rejected TELEGRAM_BOT_TOKEN; the channel is off")
+        ready = await self._try_set_up()
+        if ready is None:
             return
-        except TelegramError as exc:
-            log.warning("telegram: Bot API unreachable (%s); retrying in the background", exc)
-            ready = False
         if not ready or self.webhook_url is None:
             self._task = asyncio.create_task(self._run(ready), name="telegram-channel")
 
@@ -503,19 +497,27 @@ class TelegramChannel:
             await self.bot.delete_webhook()
             log.info("telegram: no PUBLIC_BASE_URL, long polling for updates")
 
+    async def _try_set_up(self) -> bool | None:
+        """Set up once: True when done, False to retry later, None when the token is refused."""
+        try:
+            await self._set_up()
+        except InvalidToken:
+            log.error("telegram: the Bot API rejected TELEGRAM_BOT_TOKEN; the channel is off")
+            return None
+        except TelegramError as exc:
+            log.warning("telegram: Bot API unreachable (%s); retrying in the background", exc)
+            return False
+        return True
+
     async def _run(self, ready: bool) -> None:
         delay = self._backoff[0]
         while not ready:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff[1])
-            try:
-                await self._set_up()
-                ready = True
-            except InvalidToken:
-                log.error("telegram: the Bot API rejected TELEGRAM_BOT_TOKEN; the channel is off")
+            outcome = await self._try_set_up()
+            if outcome is None:
                 return
-            except TelegramError as exc:
-                log.warning("telegram: set-up failed (%s); retrying in %.0f s", exc, delay)
+            ready = outcome
         if self.webhook_url is None:
             await self._poll()
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 
 from bot import REPO_ROOT
@@ -19,8 +19,8 @@ from bot.db import make_engine, make_sessionmaker, transaction
 CATALOGUE = REPO_ROOT / "data" / "catalogue"
 
 
-def _backends() -> list[str]:
-    return ["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
+# SQLite always; PostgreSQL too when TEST_DATABASE_URL names a database (as .ci/run does).
+BACKENDS = ["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
 
 
 def reset_postgres(url: str) -> None:
@@ -29,6 +29,25 @@ def reset_postgres(url: str) -> None:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def sibling_postgres_url(suffix: str) -> str:
+    """An empty database beside TEST_DATABASE_URL's, for tests that commit or migrate on their
+    own (the shared CRM fixture is left alone)."""
+    url = make_url(os.environ["TEST_DATABASE_URL"])
+    own = url.set(database=f"{url.database}_{suffix}")
+    admin = make_engine(url.render_as_string(hide_password=False)).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        if not conn.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": own.database}
+        ):
+            conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    admin.dispose()
+    sibling = own.render_as_string(hide_password=False)
+    reset_postgres(sibling)
+    return sibling
 
 
 def prepared_database(url: str) -> Engine:
@@ -40,7 +59,7 @@ def prepared_database(url: str) -> Engine:
     return engine
 
 
-@pytest.fixture(scope="session", params=_backends())
+@pytest.fixture(scope="session", params=BACKENDS)
 def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("db") / "crm.db"

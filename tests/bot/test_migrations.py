@@ -1,7 +1,5 @@
 """Migrations build the schema from empty, match the models, and can be rolled back."""
 
-import os
-
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -11,28 +9,14 @@ from sqlalchemy import inspect
 from bot.cli import alembic_config, migrate
 from bot.db import make_engine
 from bot.models import Base
-
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+from tests.conftest import BACKENDS, sibling_postgres_url
 
 
 @pytest.fixture(params=BACKENDS)
 def empty_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
-    from tests.conftest import reset_postgres
-
-    # A database of its own, so the session-wide CRM fixture is left alone.
-    base = os.environ["TEST_DATABASE_URL"]
-    admin = make_engine(base.rsplit("/", 1)[0] + "/postgres").execution_options(
-        isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql("DROP DATABASE IF EXISTS civicline_migrations")
-        conn.exec_driver_sql("CREATE DATABASE civicline_migrations")
-    admin.dispose()
-    url = base.rsplit("/", 1)[0] + "/civicline_migrations"
-    reset_postgres(url)
-    return url
+    return sibling_postgres_url("migrations")
 
 
 def test_upgrade_from_empty_to_head_matches_the_models(empty_url):

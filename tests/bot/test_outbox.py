@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete, make_url, select, text
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
@@ -35,7 +35,7 @@ from bot.outbox import (
 from bot.services import notifications
 from bot.services.cases import change_status, open_case
 from bot.services.citizens import resolve_identity, set_opted_out
-from tests.conftest import prepared_database, reset_postgres
+from tests.conftest import BACKENDS, prepared_database, sibling_postgres_url
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.twilio_api import FakeTwilioApi
 
@@ -48,33 +48,13 @@ _numbers = itertools.count(1)
 # -- fixtures ------------------------------------------------------------------------------
 
 
-def _backends() -> list[str]:
-    return ["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
-
-
-def _outbox_postgres_url(shared_url: str) -> str:
-    """A sibling database of TEST_DATABASE_URL for tests that commit; created when missing."""
-    url = make_url(shared_url)
-    own = url.set(database=f"{url.database}_outbox")
-    admin = make_engine(shared_url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}
-        )
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{own.database}"'))
-    admin.dispose()
-    return own.render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="module", params=_backends())
+@pytest.fixture(scope="module", params=BACKENDS)
 def outbox_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("outbox") / "crm.db"
         url = f"sqlite:///{path}"
     else:
-        url = _outbox_postgres_url(os.environ["TEST_DATABASE_URL"])
-        reset_postgres(url)
+        url = sibling_postgres_url("outbox")
     engine = prepared_database(url)
     yield engine
     engine.dispose()
