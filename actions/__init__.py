@@ -3,6 +3,6 @@
 rasa-sdk registers every Action subclass it imports, so each module is imported here.
 """
 
-from actions import fallback, handoff, report, service_info, session, status
+from actions import callback, fallback, handoff, report, service_info, session, status
 
-__all__ = ["fallback", "handoff", "report", "service_info", "session", "status"]
+__all__ = ["callback", "fallback", "handoff", "report", "service_info", "session", "status"]

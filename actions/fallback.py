@@ -1,14 +1,14 @@
-"""When the assistant does not understand: rephrase once, then offer a person."""
+"""When the assistant does not understand: rephrase once; the second time in a row, a person."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-NOT_UNDERSTOOD = {"nlu_fallback"}
+from actions.handoff import NOT_UNDERSTOOD, hand_off
 
 
 def consecutive_misunderstandings(tracker: Tracker) -> int:
@@ -32,17 +32,15 @@ class Fallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         if consecutive_misunderstandings(tracker) >= 2:
-            dispatcher.utter_message(
-                text="I'm sorry, I'm still not understanding. Would you like to talk to a "
-                "member of staff?",
-                buttons=[
-                    {"title": "Yes, a person please", "payload": "/request_human"},
-                    {"title": "No, show me what you can do", "payload": "/help"},
-                ],
+            return hand_off(
+                dispatcher,
+                tracker,
+                reason="not_understood",
+                opening="Sorry, I still didn't understand that. ",
             )
-        else:
-            dispatcher.utter_message(
-                text="Sorry, I didn't understand that. Could you put it another way? "
-                "You can ask about a service, report a problem or check a case."
-            )
-        return []
+        dispatcher.utter_message(
+            text="Sorry, I didn't understand that. Could you put it another way? "
+            "You can ask about a service, report a problem or check a case."
+        )
+        # An earlier call-back offer is not answered by whatever comes next.
+        return [SlotSet("callback_offered", None)] if tracker.get_slot("callback_offered") else []

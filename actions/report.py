@@ -196,5 +196,16 @@ class CancelForm(Action):
         dispatcher.utter_message(
             text="Okay, I've stopped – nothing was sent. Is there anything else I can help with?"
         )
-        slots = (*FORM_SLOTS, "case_number", "case_lookup_abandoned")
-        return [*(SlotSet(s, None) for s in slots), SlotSet("case_number_attempts", 0.0)]
+        slots = (
+            *FORM_SLOTS,
+            "case_number",
+            "case_lookup_abandoned",
+            "callback_offered",
+            "callback_phone",
+            "callback_abandoned",
+        )
+        return [
+            *(SlotSet(s, None) for s in slots),
+            SlotSet("case_number_attempts", 0.0),
+            SlotSet("callback_phone_attempts", 0.0),
+        ]

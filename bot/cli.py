@@ -1,8 +1,10 @@
-"""Command line: `python -m bot.cli {migrate,load-demo,export-nlu,run,chat}`."""
+"""Command line: `python -m bot.cli {migrate,load-demo,create-staff,export-nlu,run,chat}`."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import signal
 import sys
 import threading
@@ -42,6 +44,53 @@ def load_demo(settings: Settings) -> dict[str, int]:
         engine.dispose()
 
 
+def ensure_demo_staff(settings: Settings) -> list[str]:
+    """The demo console accounts (`make run`); returns the usernames created now."""
+    from bot.services.staff import ensure_demo_staff as ensure
+
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            return ensure(session)
+    finally:
+        engine.dispose()
+
+
+def _cmd_create_staff(args: argparse.Namespace, settings: Settings) -> int:
+    """Create a console account; the password comes from STAFF_PASSWORD or a prompt."""
+    from bot.models import StaffRole
+    from bot.services.staff import StaffError, create_user
+
+    password = os.environ.get("STAFF_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            print("set STAFF_PASSWORD or run this in a terminal to type it", file=sys.stderr)
+            return 2
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("the passwords differ; nothing created", file=sys.stderr)
+            return 2
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            user = create_user(
+                session,
+                args.username,
+                password,
+                role=StaffRole(args.role),
+                display_name=args.name,
+                department_key=args.department,
+            )
+            print(f"created {user.role.value} {user.username!r}; sign in at /staff/login")
+    except StaffError as exc:
+        print(f"not created: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     migrate(settings.database_url)
     print("database is at the newest schema")
@@ -71,6 +120,8 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     migrate(settings.database_url)
     load_demo(settings)
+    if settings.demo_staff:
+        ensure_demo_staff(settings)
     config = StackConfig(
         database_url=settings.database_url,
         state_dir=REPO_ROOT / "var" / "run",
@@ -102,6 +153,8 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         f"\nCivicline is running.\n  Web chat:        {config.gateway_url}/\n"
         f"  REST webhook:    {config.gateway_url}/webhooks/rest/webhook\n"
         f"  Health:          {config.gateway_url}/healthz\n"
+        f"  Staff console:   {config.gateway_url}/staff/\n"
+        f"{_demo_login_hint(settings)}"
         f"  Terminal chat:   make chat\n  Logs:            {stack.log_dir}\n"
         "Press Ctrl-C to stop.",
         flush=True,
@@ -116,6 +169,17 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     stack.stop()
     print("stopped.")
     return 0
+
+
+def _demo_login_hint(settings: Settings) -> str:
+    if not settings.demo_staff:
+        return ""
+    from bot.services.staff import DEMO_PASSWORD
+
+    return (
+        f"    demo sign-in:  agent / supervisor / admin, password {DEMO_PASSWORD}\n"
+        "                   (set DEMO_STAFF=false in production)\n"
+    )
 
 
 def channel_summary(settings: Settings) -> str:
@@ -141,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
     sub.add_parser("load-demo", help="load (or update) the demo catalogue; idempotent")
+    staff = sub.add_parser(
+        "create-staff",
+        help="create a staff console account (password from STAFF_PASSWORD or a prompt)",
+    )
+    staff.add_argument("username")
+    staff.add_argument("--role", choices=["agent", "supervisor", "admin"], default="admin")
+    staff.add_argument("--name", default=None, help="display name (default: the username)")
+    staff.add_argument("--department", default=None, help="department key, e.g. public_works")
     export = sub.add_parser("export-nlu", help="generate data/nlu/catalogue.yml")
     export.add_argument("--check", action="store_true", help="fail if the file is stale")
     run = sub.add_parser("run", help="start the whole assistant until Ctrl-C")
@@ -160,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "migrate": _cmd_migrate,
         "load-demo": _cmd_load_demo,
+        "create-staff": _cmd_create_staff,
         "export-nlu": _cmd_export_nlu,
         "run": _cmd_run,
         "chat": _cmd_chat,

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     voice_transfer_number: str = ""
     default_phone_region: str = "US"
 
+    # The staff console. `make run` creates demo accounts unless DEMO_STAFF=false.
+    demo_staff: bool = True
+
     # Proactive notifications (the outbox).
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)

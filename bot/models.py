@@ -115,6 +115,21 @@ class Priority(enum.StrEnum):
     URGENT = "urgent"
 
 
+class StaffRole(enum.StrEnum):
+    """What a member of staff may do: agents work the queue; supervisors also see the
+    dashboard and the audit log; admins also manage staff accounts."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class HandoffOutcome(enum.StrEnum):
+    RESOLVED = "resolved"  # the person solved it; the citizen is asked for a rating
+    HANDED_BACK = "handed_back"  # the person gave the conversation back to the bot
+    CALLBACK = "callback"  # outside business hours: a call-back case instead
+
+
 class Citizen(Base):
     __tablename__ = "citizens"
 
@@ -187,7 +202,11 @@ class Message(Base):
 
 
 class HandoffRequest(Base):
-    """A citizen's (or the bot's) request for a person to take the conversation."""
+    """A citizen's (or the bot's, or staff's) request for a person to take the conversation.
+
+    Unresolved requests form the per-department queue: higher `priority` first, then oldest.
+    `claimed_at`/`claimed_by_id` say who took it; `resolved_at`/`outcome` how it ended.
+    """
 
     __tablename__ = "handoff_requests"
 
@@ -195,10 +214,18 @@ class HandoffRequest(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     reason: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    outcome: Mapped[HandoffOutcome | None] = mapped_column(_enum(HandoffOutcome))
+    notified_position: Mapped[int | None] = mapped_column(Integer)
 
     conversation: Mapped[Conversation] = relationship()
+    department: Mapped[Department | None] = relationship()
+    claimed_by: Mapped[StaffUser | None] = relationship(foreign_keys=[claimed_by_id])
 
 
 class Department(Base):
@@ -279,8 +306,10 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
 
     category: Mapped[CaseCategory] = relationship()
+    assignee: Mapped[StaffUser | None] = relationship()
     department: Mapped[Department] = relationship()
     citizen: Mapped[Citizen] = relationship(back_populates="cases")
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
@@ -312,14 +341,26 @@ class NotificationStatus(enum.StrEnum):
     SUPPRESSED = "suppressed"  # nobody to send to (opted out, no channel)
 
 
+class NotificationKind(enum.StrEnum):
+    CASE_UPDATE = "case_update"
+    CONVERSATION = "conversation"  # a line of a live conversation: staff reply, queue update
+
+
 class Notification(Base):
-    """The outbox: proactive messages to citizens, sent with retries and back-off."""
+    """The outbox: messages to citizens that the gateway sends on its own (case updates, staff
+    replies, queue updates, rating requests), with retries and back-off. `buttons` (a list of
+    {"title", "payload"}) become an inline keyboard on Telegram and numbered lines on SMS."""
 
     __tablename__ = "notifications"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[NotificationKind] = mapped_column(
+        _enum(NotificationKind), default=NotificationKind.CASE_UPDATE, server_default="case_update"
+    )
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    buttons: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     channel: Mapped[Channel | None] = mapped_column(_enum(Channel))
     recipient: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
@@ -335,11 +376,107 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+class StaffUser(Base):
+    """A member of staff who signs in to the console. `password_hash` is argon2id."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole), default=StaffRole.AGENT)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    department: Mapped[Department | None] = relationship()
+
+
+class StaffSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, with
+    the session's CSRF token, so a leaked database does not let anyone sign in."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    user: Mapped[StaffUser] = relationship()
+
+
+class AuditEntry(Base):
+    """Who did or saw what, when and from where (append-only)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    actor: Mapped[str] = mapped_column(String(100))  # username (kept if the user is removed)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(100))  # e.g. "citizen:12", "case:3"
+    detail: Mapped[str] = mapped_column(Text, default="")
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class StaffNote(Base):
+    """A private note on a conversation: staff see it, the citizen never does."""
+
+    __tablename__ = "staff_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    author: Mapped[StaffUser] = relationship()
+
+
+class CannedResponse(Base):
+    """A ready-made reply staff can insert and edit; `department_id` None: for everyone."""
+
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+
+
+class Rating(Base):
+    """A citizen's 1–5 satisfaction rating (CSAT), asked after a handoff or a case is
+    resolved. `score` is None while the question is still open."""
+
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoff_requests.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    score: Mapped[int | None] = mapped_column(Integer)
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
 class AppendOnlyError(RuntimeError):
     """Raised when code tries to change or delete case history."""
 
 
 @event.listens_for(CaseEvent, "before_update")
 @event.listens_for(CaseEvent, "before_delete")
-def _case_events_are_append_only(_mapper: Any, _conn: Any, target: CaseEvent) -> None:
-    raise AppendOnlyError(f"case event {target.id} is history and cannot be changed")
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _history_is_append_only(_mapper: Any, _conn: Any, target: CaseEvent | AuditEntry) -> None:
+    raise AppendOnlyError(f"{target.__tablename__} {target.id} is history and cannot be changed")

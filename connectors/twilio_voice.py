@@ -284,6 +284,11 @@ class TwilioVoiceChannel:
         pipeline = request.app.state.pipeline
         if digits == "0":
             handled = await pipeline.handle(self._inbound(call, HANDOFF_TURN))
+            queued = any(r.handoff for r in handled.replies)
+            if handled.replies and not queued and APOLOGY not in handled.replies:
+                # Not queued (e.g. the team is closed and a call-back is offered instead):
+                # the caller hears that and answers it like any other question.
+                return await self._answer(request, call, handled.replies, next_turn=call.turn + 1)
             spoken = [r for r in handled.replies if not r.handoff and r != APOLOGY]
             return await self._handoff(request, call, spoken)
         if digits:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import hours
-from bot.models import CaseCategory, Department, Office, Priority, Service
+from bot.models import CannedResponse, CaseCategory, Department, Office, Priority, Service
 
 
 class CatalogueError(ValueError):
@@ -26,6 +26,7 @@ class CatalogueData:
     services: list[dict[str, Any]]
     categories: list[dict[str, Any]]
     aspects: list[dict[str, Any]] = field(default_factory=list)
+    canned_responses: list[dict[str, Any]] = field(default_factory=list)
 
 
 _REQUIRED = {
@@ -80,7 +81,17 @@ def read_catalogue(directory: Path) -> CatalogueData:
         if not isinstance(entry["sla_days"], int) or entry["sla_days"] < 1:
             raise CatalogueError(f"categories.yml: {entry['key']}: sla_days must be ≥ 1")
         Priority(entry.get("default_priority", "normal"))
-    return CatalogueData(city=_read(directory, "city"), **sections)
+    canned = (
+        _read(directory, "canned_responses")
+        if (directory / "canned_responses.yml").exists()
+        else []
+    )
+    for entry in canned:
+        if not all(entry.get(k) for k in ("key", "title", "text")):
+            raise CatalogueError(f"canned_responses.yml: {entry} needs key, title and text")
+        if entry.get("department") and entry["department"] not in departments:
+            raise CatalogueError(f"canned_responses.yml: {entry['key']}: unknown department")
+    return CatalogueData(city=_read(directory, "city"), canned_responses=canned, **sections)
 
 
 def _upsert(session: Session, model: type, key: str, values: dict[str, Any]) -> Any:
@@ -158,10 +169,22 @@ def load_catalogue(session: Session, directory: Path) -> dict[str, int]:
                 "synonyms": list(c.get("synonyms") or []),
             },
         )
+    for r in data.canned_responses:
+        _upsert(
+            session,
+            CannedResponse,
+            r["key"],
+            {
+                "title": r["title"],
+                "text": r["text"],
+                "department_id": depts[r["department"]].id if r.get("department") else None,
+            },
+        )
     session.flush()
     return {
         "departments": len(data.departments),
         "offices": len(data.offices),
         "services": len(data.services),
         "categories": len(data.categories),
+        "canned responses": len(data.canned_responses),
     }

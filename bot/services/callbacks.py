@@ -10,8 +10,7 @@ from bot.models import AuthorKind, Case, CaseCategory, Channel
 from bot.services import conversations
 from bot.services.cases import OPEN_STATUSES, open_case
 from bot.services.citizens import resolve_identity
-
-CALLBACK_CATEGORY = "callback_request"
+from bot.services.handoff import CALLBACK_CATEGORY
 
 
 def callback_case(session: Session, *, caller: str, reason: str, message_id: str) -> str:

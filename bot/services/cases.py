@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import references
-from bot.models import Case, CaseCategory, CaseEvent, CaseStatus, Channel, utcnow
+from bot.models import Case, CaseCategory, CaseEvent, CaseStatus, Channel, StaffUser, utcnow
 from bot.services.notifications import enqueue_case_update
 
 OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.ACKNOWLEDGED, CaseStatus.IN_PROGRESS)
@@ -48,9 +48,12 @@ def open_case(
     location: str | None,
     channel: Channel,
     conversation_id: int | None = None,
+    actor: str | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """Open a case with a fresh random reference and a due date from the category's SLA."""
+    """Open a case with a fresh random reference and a due date from the category's SLA.
+
+    `actor` is who opened it (default: the citizen, e.g. "staff:alice" from the console)."""
     category = session.scalar(select(CaseCategory).where(CaseCategory.key == category_key))
     if category is None:
         raise CaseError(f"unknown case category {category_key!r}")
@@ -89,7 +92,7 @@ def open_case(
                 case=case,
                 kind="created",
                 to_status=CaseStatus.NEW,
-                actor=f"citizen:{citizen_id}",
+                actor=actor or f"citizen:{citizen_id}",
                 note="Case opened",
                 created_at=now,
             )
@@ -132,6 +135,29 @@ def change_status(
     session.add(event)
     session.flush()
     enqueue_case_update(session, case, event, now=now)
+    if to_status is CaseStatus.RESOLVED and visible_to_citizen:
+        from bot.services.feedback import ask_after_case
+
+        ask_after_case(session, case)
+    return event
+
+
+def assign(session: Session, case: Case, assignee: StaffUser | None, *, actor: str) -> CaseEvent:
+    """Give the case to a member of staff (or to nobody); recorded as an internal event."""
+    if assignee is not None and not assignee.active:
+        raise CaseError(f"{assignee.display_name} is no longer active")
+    case.assignee_id = assignee.id if assignee else None
+    case.updated_at = utcnow()
+    event = CaseEvent(
+        case=case,
+        kind="assigned",
+        note=f"assigned to {assignee.display_name}" if assignee else "unassigned",
+        actor=actor,
+        visible_to_citizen=False,
+        created_at=case.updated_at,
+    )
+    session.add(event)
+    session.flush()
     return event
 
 

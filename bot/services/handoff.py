@@ -1,4 +1,10 @@
-"""Requests for a person to take over a conversation (the staff side comes with the console)."""
+"""Requests for a person: which department, whether it is open, the queue, call-backs.
+
+The department comes from the conversation's context (the service or case category
+discussed), else the general contact centre. Inside its business hours the conversation joins
+that department's queue and the citizen hears their position and an estimated wait; outside
+them the caller offers a call-back request (a case) instead (`request_callback`).
+"""
 
 from __future__ import annotations
 
@@ -11,40 +17,80 @@ from sqlalchemy.orm import Session
 
 from bot import hours
 from bot.models import (
+    Case,
     CaseCategory,
     Conversation,
     ConversationState,
     Department,
     HandoffRequest,
+    Priority,
     Service,
     utcnow,
 )
+from bot.services import queue
 
 GENERAL_DEPARTMENT = "customer_service"
+CALLBACK_CATEGORY = "callback_request"
+_PRIORITY_RANK = {Priority.URGENT: 2, Priority.HIGH: 1}
 
 
 @dataclass(frozen=True)
-class HandoffOutcome:
+class Availability:
+    department: Department | None
+    open_now: bool
+    next_opening: datetime | None  # in the city's time zone
+
+    @property
+    def team(self) -> str:
+        return self.department.name if self.department else "our contact centre"
+
+
+@dataclass(frozen=True)
+class Queued:
     request: HandoffRequest
-    department_name: str
-    staff_available_now: bool
-    next_opening: datetime | None
+    team: str
+    position: int
+    wait_minutes: int
     already_waiting: bool
 
 
-def _department_for(
+def department_by_key(session: Session, key: str) -> Department | None:
+    return session.scalar(select(Department).where(Department.key == key))
+
+
+def _context(
     session: Session, service_key: str | None, category_key: str | None
-) -> Department | None:
-    """The department of the service or case category discussed, else the general one."""
+) -> tuple[Department | None, int]:
+    """The department of the service or case category discussed (else the general one), and
+    the queue priority the category asks for."""
     if service_key:
         service = session.scalar(select(Service).where(Service.key == service_key))
         if service:
-            return service.department
+            return service.department, 0
     if category_key:
         category = session.scalar(select(CaseCategory).where(CaseCategory.key == category_key))
         if category:
-            return category.department
-    return session.scalar(select(Department).where(Department.key == GENERAL_DEPARTMENT))
+            return category.department, _PRIORITY_RANK.get(category.default_priority, 0)
+    return department_by_key(session, GENERAL_DEPARTMENT), 0
+
+
+def availability(
+    session: Session,
+    *,
+    tz: ZoneInfo,
+    service_key: str | None = None,
+    category_key: str | None = None,
+    now: datetime | None = None,
+) -> Availability:
+    """Which team would take the conversation, and whether it is working now."""
+    now = now or utcnow()
+    department, _ = _context(session, service_key, category_key)
+    weekly = department.business_hours if department else {}
+    return Availability(
+        department,
+        open_now=bool(weekly) and hours.is_open(weekly, now, tz),
+        next_opening=hours.next_opening(weekly, now, tz) if weekly else None,
+    )
 
 
 def request_handoff(
@@ -52,25 +98,20 @@ def request_handoff(
     conversation: Conversation,
     *,
     reason: str,
-    tz: ZoneInfo,
     service_key: str | None = None,
     category_key: str | None = None,
     now: datetime | None = None,
-) -> HandoffOutcome:
-    """Queue the conversation for staff (once) and say when staff can pick it up."""
+) -> Queued:
+    """Queue the conversation for staff (once) and say where it stands."""
     now = now or utcnow()
-    department = _department_for(session, service_key, category_key)
-    pending = session.scalar(
-        select(HandoffRequest).where(
-            HandoffRequest.conversation_id == conversation.id,
-            HandoffRequest.resolved_at.is_(None),
-        )
-    )
+    pending = queue.open_request(session, conversation.id)
     already = pending is not None
     if pending is None:
+        department, priority = _context(session, service_key, category_key)
         pending = HandoffRequest(
             conversation_id=conversation.id,
             reason=reason,
+            priority=priority,
             department_id=department.id if department else None,
             requested_at=now,
         )
@@ -78,11 +119,55 @@ def request_handoff(
     if conversation.state is ConversationState.BOT:
         conversation.state = ConversationState.WAITING_FOR_STAFF
     session.flush()
-    weekly = department.business_hours if department else {}
-    return HandoffOutcome(
+    position = queue.position_of(session, pending) or 1
+    pending.notified_position = position
+    return Queued(
         request=pending,
-        department_name=department.name if department else "our contact centre",
-        staff_available_now=bool(weekly) and hours.is_open(weekly, now, tz),
-        next_opening=hours.next_opening(weekly, now, tz) if weekly else None,
+        team=pending.department.name if pending.department else "our contact centre",
+        position=position,
+        wait_minutes=queue.estimated_wait_minutes(
+            session, pending.department_id, position, now=now
+        ),
         already_waiting=already,
     )
+
+
+def request_callback(
+    session: Session,
+    conversation: Conversation,
+    *,
+    phone: str,
+    department: Department | None,
+    back_at: datetime | None,
+) -> Case:
+    """A call-back case for a team that is closed now (one open per conversation)."""
+    from bot.services.cases import OPEN_STATUSES, open_case
+
+    existing = session.scalar(
+        select(Case)
+        .join(CaseCategory, Case.category_id == CaseCategory.id)
+        .where(
+            Case.conversation_id == conversation.id,
+            CaseCategory.key == CALLBACK_CATEGORY,
+            Case.status.in_(OPEN_STATUSES),
+        )
+        .limit(1)
+    )
+    if existing is not None:
+        return existing
+    team = department.name if department else "our contact centre"
+    when = f" after {back_at:%A %d %B at %H:%M}" if back_at else ""
+    case = open_case(
+        session,
+        citizen_id=conversation.citizen_id,
+        category_key=CALLBACK_CATEGORY,
+        description=f"Please call back {phone}{when}: asked for the {team} team outside "
+        f"business hours ({conversation.channel.value}).",
+        location=None,
+        channel=conversation.channel,
+        conversation_id=conversation.id,
+    )
+    if department is not None:
+        case.department_id = department.id
+    session.flush()
+    return case

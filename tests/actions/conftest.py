@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 import actions._crm
+from actions.handoff import CLOCK_ENV
 from bot.config import get_settings
-from tests.actions.helpers import CRM
+from tests.actions.helpers import CRM, OPEN
 
 
 @pytest.fixture
@@ -27,3 +28,15 @@ def crm(crm_url: str) -> Iterator[CRM]:
     db = CRM(crm_url)
     yield db
     db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """The moment the handoff actions judge business hours at: `OPEN` unless a test pins
+    another with `clock(CLOSED)`, so no action test depends on the wall clock."""
+
+    def pin(moment: str) -> None:
+        monkeypatch.setenv(CLOCK_ENV, moment)
+
+    pin(OPEN)
+    return pin

@@ -16,6 +16,12 @@ from bot.services.citizens import resolve_identity
 
 DOMAIN: dict[str, Any] = yaml.safe_load((REPO_ROOT / "domain.yml").read_text())
 
+# Moments for the `clock` fixture (the handoff actions judge business hours at it).
+#: A Wednesday morning in Riverton (America/Chicago): every team works.
+OPEN = "2025-01-15T10:00:00-06:00"
+#: A Saturday evening: Public Works is back Monday at 08:00, 311 Customer Service at 07:00.
+CLOSED = "2025-01-18T20:00:00-06:00"
+
 
 class CRM:
     """Direct access to the test database, to arrange data and check what actions wrote."""
@@ -27,12 +33,15 @@ class CRM:
     def session(self):  # type: ignore[no-untyped-def]
         return transaction(self.sessions)
 
-    def sender_for(self, external_id: str, name: str | None = None) -> str:
-        """Create a web citizen + conversation; return the engine sender id."""
+    def sender_for(
+        self, external_id: str, name: str | None = None, channel: Channel = Channel.WEB
+    ) -> str:
+        """Create a citizen + conversation (web unless said); return the engine sender id.
+        SMS and voice external ids are phone numbers, which become the citizen's phone."""
         with self.session() as s:
-            identity = resolve_identity(s, Channel.WEB, external_id, name=name)
+            identity = resolve_identity(s, channel, external_id, name=name)
             return conversations.current_conversation(
-                s, identity.citizen_id, Channel.WEB
+                s, identity.citizen_id, channel
             ).engine_sender_id
 
     def citizen_of(self, sender: str) -> int:

@@ -70,6 +70,15 @@ def test_loading_twice_changes_nothing(session):
     )
 
 
+def test_canned_responses_load_for_everyone_or_one_department(session):
+    from bot.models import CannedResponse
+
+    rows = {r.key: r for r in session.scalars(select(CannedResponse))}
+    assert len(rows) == len(read_catalogue(CATALOGUE).canned_responses) >= 6
+    assert rows["greeting"].department_id is None
+    assert rows["pothole_timeline"].department_id is not None
+
+
 def test_edits_to_the_files_update_the_database(session, tmp_path):
     for f in CATALOGUE.glob("*.yml"):
         (tmp_path / f.name).write_text(f.read_text())
@@ -92,6 +101,16 @@ def test_edits_to_the_files_update_the_database(session, tmp_path):
         ("departments.yml", lambda d: d["departments"][0]["business_hours"].pop("sun"), "exactly"),
         ("categories.yml", lambda d: d["categories"][0].update(sla_days=0), "sla_days"),
         ("services.yml", lambda d: d["services"].append(dict(d["services"][0])), "duplicate key"),
+        (
+            "canned_responses.yml",
+            lambda d: d["canned_responses"][0].update(department="nowhere"),
+            "unknown department",
+        ),
+        (
+            "canned_responses.yml",
+            lambda d: d["canned_responses"][0].update(text=""),
+            "needs key, title and text",
+        ),
     ],
 )
 def test_broken_catalogue_files_are_refused_clearly(tmp_path, file, mutate, message):

@@ -322,6 +322,19 @@ def test_pressing_0_transfers_to_staff(call, engine):
     assert dial.get("action", "").startswith(f"https://civic.example{voice.DIAL_PATH}")
 
 
+def test_pressing_0_outside_hours_offers_a_call_back_instead_of_ringing_nobody(call, engine):
+    closed = "The Customer Service team is closed now and back Monday at 07:00."
+    engine.script = lambda text: (
+        [{"text": closed, "buttons": [{"title": "Yes, call me back", "payload": "/affirm"}]}]
+        if text == "/request_human"
+        else script(text)
+    )
+    call.start()
+    root = call.keys("0")
+    assert root.find("Dial") is None
+    assert closed in spoken(root) and root.find("Gather") is not None
+
+
 def test_pressing_0_transfers_even_when_the_engine_is_down(down):
     down.start()
     root = down.keys("0")

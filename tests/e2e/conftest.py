@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from actions.handoff import CLOCK_ENV
 from bot.runner import MODEL, Stack, StackConfig, free_port
 from tests.conftest import prepared_database
 from tests.fakes.telegram_api import FakeTelegramApi
@@ -18,6 +19,7 @@ from tests.fakes.twilio_api import FakeTwilioApi
 
 TWILIO_NUMBER = "+15550100000"
 TRANSFER_NUMBER = "+15550100999"
+PINNED_NOW = "2025-01-15T17:30:00-06:00"
 
 
 @dataclass
@@ -54,6 +56,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             "TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(16),
             "TELEGRAM_API_BASE_URL": telegram.base_url,
             "OUTBOX_POLL_SECONDS": "0.2",
+            # Handoffs judge business hours at this moment, not the wall clock: a Wednesday
+            # 17:30 in Riverton, when the 311 contact centre works (a person is put through)
+            # and Vital Records has closed (a call-back is offered).
+            CLOCK_ENV: PINNED_NOW,
         }
         config = StackConfig(
             database_url=url,

@@ -161,6 +161,21 @@ def test_asking_for_a_person_transfers_the_call(stack, twilio):
     assert "Connecting you" in spoken(root)
 
 
+def test_a_caller_whose_team_has_closed_gets_a_call_back(stack, twilio):
+    """The stack's clock is pinned to a Wednesday 17:30: Vital Records has closed."""
+    number = a_phone_number()
+    call = call_from(twilio, number)
+    call.start()
+    call.says("how much is a birth certificate")
+    offer = call.says("I want to talk to a person")
+    assert offer.find("Dial") is None, spoken(offer)
+    assert "closed now" in spoken(offer) and "Thursday" in spoken(offer)
+    done = spoken(call.keys("1"))  # "Yes, call me back": the caller's number is known
+    assert "call-back request" in done, done
+    (case,) = cases_of(stack, number)
+    assert case.description.startswith(f"Please call back {number}"), case.description
+
+
 def test_a_forged_call_is_refused(stack, twilio):
     call = call_from(twilio, a_phone_number())
     response = twilio.post("/webhooks/twilio/voice", call.params(), signature="Zm9yZ2VkIQ==")

@@ -98,6 +98,31 @@ def test_service_questions_are_answered_from_the_catalogue(stack):
 
 
 def test_asking_for_a_person_is_acknowledged_honestly(stack):
+    """The stack's clock is pinned to a Wednesday 17:30, when the 311 contact centre works."""
     gus = citizen(stack)
-    reply = gus.says("i want to talk to a real person")
-    assert "member of staff" in reply and "team" in reply
+    reply = gus.say("i want to talk to a real person")
+    text = "\n".join(r.get("text", "") for r in reply)
+    assert "Riverton 311 Customer Service team" in text and "member of staff" in text
+    assert "estimated wait" in text
+
+
+def test_a_closed_team_offers_a_call_back_and_asks_for_a_number(stack):
+    """At 17:30 the Vital Records Office has closed (it works 08:30–16:30)."""
+    hal = citizen(stack)
+    hal.says("how much is a birth certificate")
+    (offer,) = hal.say("can i talk to a person")
+    assert "Vital Records Office team is closed now and back Thursday at 08:30" in offer["text"]
+    assert [b["payload"] for b in offer["buttons"]] == ["/affirm", "/deny"]
+    assert "What number" in hal.says("/affirm")
+    assert "doesn't look like a phone number" in hal.says("tomorrow")
+    done = hal.says("555 010 0123")
+    match = REF.search(done)
+    assert match and is_valid(match.group(1) + match.group(2)), done
+    assert "will call you on +1 555-010-0123 once they're back Thursday at 08:30" in done
+
+
+def test_a_call_back_can_be_declined(stack):
+    ida = citizen(stack)
+    ida.says("how much is a birth certificate")
+    assert "closed now" in ida.says("can i talk to a person")
+    assert "haven't asked for a call-back" in ida.says("no thanks")
