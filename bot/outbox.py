@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
@@ -34,14 +34,24 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.models import Channel, NotificationStatus, utcnow
 from bot.services import notifications
-from connectors.telegram import split_text
+from connectors.base import Button, OutboundMessage
+from connectors.telegram import render_replies
+from connectors.twilio_sms import sms_text
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 SEND_TIMEOUT_SECONDS = 30.0
-TELEGRAM_MAX_LENGTH = 4096
+
+#: A notification's buttons as stored (`Notification.buttons`): [{"title", "payload"}, …].
+Buttons = Sequence[Mapping[str, str]]
+
+
+def as_reply(text: str, buttons: Buttons | None) -> OutboundMessage:
+    """A notification as the connectors' reply type, so the outbox renders buttons exactly as
+    a reply in the conversation is rendered (Telegram keyboards, numbered SMS choices)."""
+    return OutboundMessage(text, tuple(Button(b["title"], b["payload"]) for b in buttons or ()))
 
 
 # -- senders -------------------------------------------------------------------------------
@@ -64,10 +74,11 @@ class PermanentSendError(SendError):
 
 
 class Sender(Protocol):
-    """Sends one text to one recipient on one channel."""
+    """Sends one text, with its buttons if any, to one recipient on one channel."""
 
-    async def send(self, recipient: str, text: str) -> str:
-        """Send `text`; return the provider's message id.
+    async def send(self, recipient: str, text: str, buttons: Buttons | None = None) -> str:
+        """Send `text` (and `buttons`, as the channel shows choices); return the provider's
+        message id.
 
         Raises TransientSendError or PermanentSendError.
         """
@@ -75,7 +86,8 @@ class Sender(Protocol):
 
 
 class TwilioSmsSender:
-    """SMS through the Twilio REST API (the blocking SDK call runs in a thread)."""
+    """SMS through the Twilio REST API (the blocking SDK call runs in a thread). Buttons
+    become the SMS connector's numbered choices ("Reply 1 for …"): a bare digit answers them."""
 
     def __init__(
         self,
@@ -92,10 +104,11 @@ class TwilioSmsSender:
         self._client.api.base_url = api_base_url.rstrip("/")
         self._from = from_number
 
-    async def send(self, recipient: str, text: str) -> str:
+    async def send(self, recipient: str, text: str, buttons: Buttons | None = None) -> str:
+        body = sms_text([as_reply(text, buttons)]) if buttons else text
         try:
             message = await asyncio.to_thread(
-                self._client.messages.create, to=recipient, from_=self._from, body=text
+                self._client.messages.create, to=recipient, from_=self._from, body=body
             )
         except TwilioRestException as exc:
             # 401: our credentials (fix them and it goes through); 429: rate limit.
@@ -110,8 +123,11 @@ class TwilioSmsSender:
 class TelegramSender:
     """Telegram through the Bot API; texts over 4096 characters go in several messages.
 
-    Notification texts are kept under 1600 characters (`notifications.MAX_TEXT`), so they go in
-    one message; were one split and a later part failed, its retry would repeat the first part.
+    Rendered by the Telegram connector's own `render_replies`, so buttons are an inline keyboard
+    under the (last) message whose presses come back like any other (`choice:<n>`, with the
+    button's title). Notification texts are kept under 1600 characters
+    (`notifications.MAX_TEXT`), so they go in one message; were one split and a later part
+    failed, its retry would repeat the first part.
     """
 
     def __init__(self, token: str, *, api_base_url: str = "https://api.telegram.org/bot") -> None:
@@ -119,13 +135,20 @@ class TelegramSender:
         self._base_url = api_base_url
         self._bot: telegram.Bot | None = None
 
-    async def send(self, recipient: str, text: str) -> str:
+    async def send(self, recipient: str, text: str, buttons: Buttons | None = None) -> str:
         chat_id: int | str = int(recipient) if recipient.lstrip("-").isdigit() else recipient
+        messages = render_replies([as_reply(text, buttons)])
+        if not messages:
+            raise PermanentSendError("Telegram: the message is empty")
         try:
             bot = await self._ready_bot()
             ids = [
-                (await bot.send_message(chat_id=chat_id, text=part)).message_id
-                for part in split_text(text, TELEGRAM_MAX_LENGTH) or [text]
+                (
+                    await bot.send_message(
+                        chat_id=chat_id, text=outgoing.text, reply_markup=outgoing.keyboard
+                    )
+                ).message_id
+                for outgoing in messages
             ]
         except (tg_error.Forbidden, tg_error.BadRequest, tg_error.ChatMigrated) as exc:
             raise PermanentSendError(f"Telegram: {exc.message}") from exc
@@ -183,6 +206,7 @@ class _Job:
     text: str
     claimed_until: datetime
     suppressed: bool = False  # opted out since it was queued: handled, not to be sent
+    buttons: tuple[Mapping[str, str], ...] = ()
 
 
 class OutboxWorker:
@@ -247,7 +271,7 @@ class OutboxWorker:
     async def _deliver(self, job: _Job, clock: Callable[[], datetime]) -> None:
         sender = self._senders[job.channel]
         try:
-            provider_id = await sender.send(job.recipient, job.text)
+            provider_id = await sender.send(job.recipient, job.text, job.buttons or None)
         except TransientSendError as exc:
             await self._failed(job, str(exc), clock(), permanent=False, retry=exc.retry_after)
         except PermanentSendError as exc:
@@ -312,6 +336,7 @@ class OutboxWorker:
             notification.text,
             notification.locked_until or now,
             suppressed,
+            tuple(dict(b) for b in notification.buttons or ()),
         )
 
     async def _db(self, step: Callable[..., T], *args: object, **kwargs: object) -> T:

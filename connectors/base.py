@@ -56,11 +56,14 @@ class InboundMessage:
 @dataclass(frozen=True)
 class OutboundMessage:
     """What the assistant (or staff) says back. `handoff` asks the channel to put the citizen
-    through to a person where it can (a phone call is transferred)."""
+    through to a person where it can (a phone call is transferred). `message_id` is the
+    transcript line it was stored as, once stored (web chat shows it, to dedupe; it takes no
+    part in comparisons)."""
 
     text: str
     buttons: tuple[Button, ...] = ()
     handoff: bool = False
+    message_id: int | None = field(default=None, compare=False)
 
 
 class RejectedRequest(Exception):

@@ -1,7 +1,10 @@
 """Web chat: exactly the payloads of Rasa's REST channel, so existing Rasa widgets work.
 
 In:  `{"sender": "<id>", "message": "<text>", "metadata": {"name": "..."}}` (metadata optional)
-Out: `[{"recipient_id": "<id>", "text": "...", "buttons": [{"title", "payload"}]}, ...]`
+Out: `[{"recipient_id": "<id>", "text": "...", "buttons": [{"title", "payload"}]}, ...]`, each
+     item also with `"id"`, the transcript line it was stored as (an extra field, which Rasa
+     widgets ignore; our chat page uses it to show a line only once – lines said outside this
+     request/response, like staff replies, come from `GET /webhooks/rest/updates`).
 """
 
 from __future__ import annotations
@@ -55,10 +58,14 @@ class WebConnector:
         ]
 
     def render(self, inbound: InboundMessage, replies: Sequence[OutboundMessage]) -> Response:
-        out = []
-        for reply in replies:
-            item: dict[str, Any] = {"recipient_id": inbound.external_user_id, "text": reply.text}
-            if reply.buttons:
-                item["buttons"] = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
-            out.append(item)
-        return JSONResponse(out)
+        return JSONResponse([rest_item(inbound.external_user_id, reply) for reply in replies])
+
+
+def rest_item(recipient_id: str, reply: OutboundMessage) -> dict[str, Any]:
+    """One reply in the REST channel's format, with its transcript id when it has one."""
+    item: dict[str, Any] = {"recipient_id": recipient_id, "text": reply.text}
+    if reply.buttons:
+        item["buttons"] = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+    if reply.message_id is not None:
+        item["id"] = reply.message_id
+    return item

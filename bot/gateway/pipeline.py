@@ -5,23 +5,31 @@ provider's message id) → send it to the engine with metadata → store the rep
 back for the connector to render or send. If the engine is down or slow, the citizen gets an
 apology and their message stays in the transcript, marked with the error.
 
-A few things are answered here without the engine: channel keywords (STOP/START/HELP) and a
-shared phone number (which links the citizen across channels).
+A few things are answered here without the engine: channel keywords (STOP/START/HELP), a
+shared phone number (which links the citizen across channels) and the answer to an open rating
+question (`bot.services.feedback`). Every reply handed back carries the id it was stored as.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from bot.db import transaction
 from bot.gateway.engine import EngineClient, EngineUnavailable
-from bot.models import AuthorKind, ChannelIdentity, Conversation, ConversationState, Message
-from bot.services import conversations
+from bot.models import (
+    AuthorKind,
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    ConversationState,
+    Message,
+)
+from bot.services import conversations, feedback
 from bot.services.channel_commands import apply_command
 from bot.services.citizens import link_phone, resolve_identity
 from connectors.base import Button, Command, InboundMessage, OutboundMessage
@@ -34,6 +42,8 @@ PHONE_LINKED = OutboundMessage(
     "Thank you – your phone number is now linked. I'll recognise you when you text or call "
     "from it, and you can follow your cases on any channel."
 )
+#: Channels on which a rating question is shown (on a call it is only kept for the record).
+RATED_CHANNELS = (Channel.WEB, Channel.SMS, Channel.TELEGRAM)
 
 
 @dataclass(frozen=True)
@@ -47,10 +57,13 @@ class _Received:
     replies: tuple[OutboundMessage, ...]  # earlier replies (redelivery) or direct ones
 
 
-def _as_outbound(message: Message) -> OutboundMessage:
+def as_outbound(message: Message) -> OutboundMessage:
+    """A stored outbound line as a reply (with its id), e.g. to answer a redelivery again."""
     payload = message.payload or {}
     buttons = tuple(Button(b["title"], b["payload"]) for b in payload.get("buttons") or [])
-    return OutboundMessage(message.text, buttons, handoff=bool(payload.get("handoff")))
+    return OutboundMessage(
+        message.text, buttons, handoff=bool(payload.get("handoff")), message_id=message.id
+    )
 
 
 def _engine_text(session: Session, conversation: Conversation, inbound: InboundMessage) -> str:
@@ -71,10 +84,28 @@ def _engine_text(session: Session, conversation: Conversation, inbound: InboundM
     return inbound.text
 
 
+def _rating_answer(inbound: InboundMessage) -> tuple[str, int | None]:
+    """What the message says in answer to an open rating question, as (text, choice).
+
+    The question's own buttons (`feedback.BUTTONS`, payloads "1".."5") are numbered 1–5 by
+    themselves wherever it is shown – the outbox renders each message alone, as numbered SMS
+    lines or a Telegram keyboard – and the question is the latest thing the citizen was asked.
+    So a choice is resolved against *its* buttons, not `last_choices`: a question sent after a
+    case was resolved is not in the transcript, and an SMS "2" must not pick an older bot
+    button. A Telegram press names its button; a title that is not the question's (a press on
+    an older keyboard) is no rating."""
+    if inbound.choice is not None and 1 <= inbound.choice <= len(feedback.BUTTONS):
+        button = feedback.BUTTONS[inbound.choice - 1]
+        if inbound.text.strip().isdigit() or inbound.text == button["title"]:
+            return button["payload"], inbound.choice
+    return inbound.text, None
+
+
 @dataclass(frozen=True)
 class Handled:
-    """The replies to one inbound message; `duplicate` when it was a redelivery (already
-    answered: an asynchronous channel must not send the replies again)."""
+    """The replies to one inbound message (each with the `message_id` it was stored as);
+    `duplicate` when it was a redelivery (already answered: an asynchronous channel must not
+    send the replies again)."""
 
     replies: list[OutboundMessage]
     duplicate: bool = False
@@ -108,11 +139,11 @@ class Pipeline:
                 received.engine_sender_id, received.engine_text, metadata
             )
         except EngineUnavailable as exc:
-            await run_in_threadpool(self._store, received, [APOLOGY], str(exc))
-            return Handled([APOLOGY])
+            stored = await run_in_threadpool(self._store, received, [APOLOGY], str(exc))
+            return Handled(stored)
         engine_ms = (time.perf_counter() - started) * 1000
-        await run_in_threadpool(self._store, received, replies, None)
-        return Handled(replies, engine_ms=engine_ms)
+        stored = await run_in_threadpool(self._store, received, replies, None)
+        return Handled(stored, engine_ms=engine_ms)
 
     def _receive(self, inbound: InboundMessage) -> _Received:
         with transaction(self._sessions) as session:
@@ -138,13 +169,24 @@ class Pipeline:
                 provider_message_id=inbound.provider_message_id,
             )
             session.flush()
+            if is_new and not with_staff and inbound.channel in RATED_CHANNELS:
+                # An open rating question is settled by this message, whatever it is: a rating
+                # is stored and thanked for (the engine never sees it), anything else closes
+                # the question and goes on as usual.
+                text, choice = _rating_answer(inbound)
+                thanks = feedback.take_answer(
+                    session, identity.citizen_id, inbound.channel, text, choice=choice
+                )
+                if thanks is not None and direct is None:
+                    direct = OutboundMessage(thanks)
             if not is_new:
-                replies = tuple(_as_outbound(m) for m in conversations.replies_to(session, message))
+                replies = tuple(as_outbound(m) for m in conversations.replies_to(session, message))
             elif direct is not None:
-                conversations.record_outbound(
+                stored = conversations.record_outbound(
                     session, conversation, direct.text, author=AuthorKind.SYSTEM
                 )
-                replies = (direct,)
+                session.flush()
+                replies = (replace(direct, message_id=stored.id),)
             else:
                 replies = ()
             return _Received(
@@ -159,15 +201,17 @@ class Pipeline:
 
     def _store(
         self, received: _Received, replies: list[OutboundMessage], error: str | None
-    ) -> None:
+    ) -> list[OutboundMessage]:
+        """Store the replies; return them with the ids they were stored as."""
         with transaction(self._sessions) as session:
             conversation = session.get(Conversation, received.conversation_id)
             if conversation is None:  # pragma: no cover - deleted mid-request
-                return
+                return list(replies)
             if error is not None:
                 inbound = session.get(Message, received.message_id)
                 if inbound is not None:
                     inbound.engine_error = error[:200]
+            rows: list[Message] = []
             for reply in replies:
                 payload: dict[str, object] = {}
                 if reply.buttons:
@@ -176,10 +220,16 @@ class Pipeline:
                     ]
                 if reply.handoff:
                     payload["handoff"] = True
-                conversations.record_outbound(
-                    session,
-                    conversation,
-                    reply.text,
-                    payload=payload or None,
-                    author=AuthorKind.SYSTEM if error else AuthorKind.BOT,
+                rows.append(
+                    conversations.record_outbound(
+                        session,
+                        conversation,
+                        reply.text,
+                        payload=payload or None,
+                        author=AuthorKind.SYSTEM if error else AuthorKind.BOT,
+                    )
                 )
+            session.flush()
+            return [
+                replace(reply, message_id=row.id) for reply, row in zip(replies, rows, strict=True)
+            ]

@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, transaction
-from bot.models import CaseStatus, Channel, ChannelIdentity, Notification, NotificationStatus
+from bot.models import (
+    AuthorKind,
+    CaseStatus,
+    Channel,
+    ChannelIdentity,
+    Conversation,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+)
 from bot.outbox import (
     OutboxWorker,
     PermanentSendError,
@@ -32,9 +41,12 @@ from bot.outbox import (
     TwilioSmsSender,
     senders_from_settings,
 )
-from bot.services import notifications
+from bot.services import conversations, notifications, takeover
 from bot.services.cases import change_status, open_case
 from bot.services.citizens import resolve_identity, set_opted_out
+from bot.services.delivery import say
+from bot.services.handoff import request_handoff
+from bot.services.staff import create_user
 from tests.conftest import BACKENDS, prepared_database, sibling_postgres_url
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.twilio_api import FakeTwilioApi
@@ -172,6 +184,7 @@ async def test_telegram_message_is_sent_through_the_bot_api(sessions, telegram_a
     [message] = telegram_api.sent_messages(chat_id=queued.recipient)
     assert message["chat_id"] == int(queued.recipient)
     assert message["text"] == queued.text
+    assert "reply_markup" not in message  # a case update has no buttons
     sent = row(sessions, notification_id)
     assert sent.status is NotificationStatus.SENT
     assert sent.provider_message_id == str(message["message_id"])
@@ -286,6 +299,90 @@ async def test_stop_after_queueing_suppresses_the_message(sessions, twilio_api):
     assert suppressed.status is NotificationStatus.SUPPRESSED
     assert suppressed.last_error == notifications.OPTED_OUT_SINCE_QUEUED
     assert twilio_api.messages == []
+
+
+# -- conversation lines: buttons, staff replies ---------------------------------------------
+
+_staff_names = itertools.count(1)
+SHALL_WE = [{"title": "Yes, please", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+
+
+def conversation_on(sessions: sessionmaker[Session], channel: Channel) -> tuple[int, str]:
+    """A new citizen's open conversation on `channel`: (conversation id, recipient)."""
+    recipient = new_recipient(channel)
+    with transaction(sessions) as session:
+        identity = resolve_identity(session, channel, recipient)
+        return conversations.current_conversation(session, identity.citizen_id, channel).id, (
+            recipient
+        )
+
+
+def say_on(sessions: sessionmaker[Session], channel: Channel, text: str, buttons=None) -> str:
+    conversation_id, recipient = conversation_on(sessions, channel)
+    with transaction(sessions) as session:
+        conversation = session.get(Conversation, conversation_id)
+        say(session, conversation, text, author=AuthorKind.SYSTEM, buttons=buttons)
+    return recipient
+
+
+async def test_conversation_buttons_are_an_inline_keyboard_on_telegram(sessions, telegram_api):
+    chat = say_on(sessions, Channel.TELEGRAM, "Shall we call you back?", SHALL_WE)
+    worker = make_worker(sessions, telegram=telegram_api)
+    try:
+        assert await worker.run_once() == 1
+    finally:
+        await worker.aclose()
+
+    [message] = telegram_api.sent_messages(chat)
+    assert message["text"] == "Shall we call you back?"
+    # Exactly as the connector renders a reply's buttons, so a press comes back as choice n
+    # with the button's title (see tests/gateway/test_ratings.py for the round trip).
+    assert message["reply_markup"] == {
+        "inline_keyboard": [
+            [{"text": "Yes, please", "callback_data": "choice:1"}],
+            [{"text": "No", "callback_data": "choice:2"}],
+        ]
+    }
+    with transaction(sessions) as session:
+        sent = session.scalars(select(Notification)).one()
+        assert (sent.kind, sent.status) == (NotificationKind.CONVERSATION, NotificationStatus.SENT)
+
+
+async def test_conversation_buttons_are_numbered_choices_on_sms(sessions, twilio_api):
+    number = say_on(sessions, Channel.SMS, "Shall we call you back?", SHALL_WE)
+    worker = make_worker(sessions, twilio=twilio_api)
+
+    assert await worker.run_once() == 1
+
+    [sms] = twilio_api.sent_messages(number)
+    # The SMS connector's own rendering (titles with a comma are quoted): a digit answers it.
+    assert sms["Body"] == 'Shall we call you back?\n\nReply 1 for "Yes, please" or 2 for "No".'
+
+
+async def test_a_staff_reply_on_sms_reaches_twilio_through_the_worker(sessions, twilio_api):
+    conversation_id, number = conversation_on(sessions, Channel.SMS)
+    with transaction(sessions) as session:
+        conversation = session.get(Conversation, conversation_id)
+        request_handoff(session, conversation, reason="citizen_request")
+        alice = create_user(
+            session,
+            f"alice{next(_staff_names)}",
+            "correct horse battery",
+            display_name="Alice Example",
+        )
+        takeover.claim(session, conversation, alice)
+        takeover.reply(session, conversation, alice, "Hello, I'm looking at your bin now.")
+    worker = make_worker(sessions, twilio=twilio_api)
+
+    assert await worker.run_once() == 2  # the "has joined" line, then the reply
+
+    joined, reply = (m["Body"] for m in twilio_api.sent_messages(number))
+    assert joined.startswith("Alice from the ")
+    assert reply == "Hello, I'm looking at your bin now."
+    with transaction(sessions) as session:
+        rows = session.scalars(select(Notification).order_by(Notification.id)).all()
+        assert {r.status for r in rows} == {NotificationStatus.SENT}
+        assert all(r.message_id is not None for r in rows)  # linked to the transcript line
 
 
 # -- several workers -----------------------------------------------------------------------

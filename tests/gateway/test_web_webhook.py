@@ -79,7 +79,9 @@ def test_engine_trouble_gets_an_apology_and_keeps_the_message(sqlite_url, slow_e
             "/webhooks/rest/webhook", json={"sender": "web-1", "message": "my bin was not emptied"}
         )
     assert response.status_code == 200
-    assert response.json() == [{"recipient_id": "web-1", "text": APOLOGY.text}]
+    [item] = response.json()
+    assert item == {"recipient_id": "web-1", "text": APOLOGY.text, "id": item["id"]}
+    assert isinstance(item["id"], int)  # the stored line's id (Rasa widgets ignore it)
     (inbound, reply) = transcript(sqlite_url)
     assert inbound[:3] == (Direction.INBOUND, AuthorKind.CITIZEN, "my bin was not emptied")
     assert inbound[3]  # the engine error is recorded on the message
