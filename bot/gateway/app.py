@@ -18,10 +18,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.config import Settings, get_settings
+from bot.console import console_mount
 from bot.db import make_engine, make_sessionmaker
 from bot.gateway.channels import enabled_channels, webhook_endpoint
 from bot.gateway.engine import EngineClient
 from bot.gateway.pipeline import Pipeline
+from bot.gateway.webchat import updates_endpoint
 from bot.outbox import OutboxWorker, senders_from_settings
 from connectors.web import WebConnector
 
@@ -85,6 +87,7 @@ def create_app(
         app.state.settings = settings
         app.state.db = make_engine(settings.database_url)
         sessions = make_sessionmaker(app.state.db)
+        app.state.sessions = sessions
         async with httpx.AsyncClient() as http:
             app.state.http = http
             engine = EngineClient(http, settings.rasa_url, settings.engine_timeout_seconds)
@@ -108,7 +111,9 @@ def create_app(
         Route("/", _index),
         Route("/healthz", _healthz),
         Route("/webhooks/rest/webhook", webhook_endpoint(WebConnector()), methods=["POST"]),
+        Route("/webhooks/rest/updates", updates_endpoint, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        console_mount(),
     ]
     for channel in channels:
         routes.extend(channel.routes())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -63,6 +64,18 @@ def test_run_prints_the_chat_url_and_ctrl_c_stops_everything(tmp_path):
             timeout=30,
         ).json()
         assert "Library card" in reply[0]["text"]
+        # The staff console is printed with its demo sign-in, and that sign-in works.
+        assert f"http://127.0.0.1:{ports['gateway']}/staff/" in text, text
+        assert "password civicline-demo" in text, text
+        with httpx.Client(base_url=f"http://127.0.0.1:{ports['gateway']}", timeout=10) as staff:
+            form = staff.get("/staff/login").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+            signed_in = staff.post(
+                "/staff/login",
+                data={"csrf_token": token, "username": "agent", "password": "civicline-demo"},
+            )
+            assert signed_in.status_code == 303, signed_in.text
+            assert staff.get("/staff/queue").status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
