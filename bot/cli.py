@@ -124,7 +124,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         ensure_demo_staff(settings)
     config = StackConfig(
         database_url=settings.database_url,
-        state_dir=REPO_ROOT / "var" / "run",
+        state_dir=settings.state_dir,
         host=settings.gateway_host,
         gateway_port=settings.gateway_port,
         rasa_port=httpx.URL(settings.rasa_url).port or 5005,

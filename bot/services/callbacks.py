@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import references
-from bot.models import AuthorKind, Case, CaseCategory, Channel
+from bot.models import AuthorKind, Channel
 from bot.services import conversations
-from bot.services.cases import OPEN_STATUSES, open_case
+from bot.services.cases import open_case
 from bot.services.citizens import resolve_identity
-from bot.services.handoff import CALLBACK_CATEGORY
+from bot.services.handoff import CALLBACK_CATEGORY, open_callback_case
 
 
 def callback_case(session: Session, *, caller: str, reason: str, message_id: str) -> str:
@@ -21,16 +20,7 @@ def callback_case(session: Session, *, caller: str, reason: str, message_id: str
     conversations.record_inbound(
         session, conversation, f"(call-back: {reason})", provider_message_id=message_id
     )
-    case = session.scalar(
-        select(Case)
-        .join(CaseCategory, Case.category_id == CaseCategory.id)
-        .where(
-            Case.conversation_id == conversation.id,
-            CaseCategory.key == CALLBACK_CATEGORY,
-            Case.status.in_(OPEN_STATUSES),
-        )
-        .limit(1)
-    )
+    case = open_callback_case(session, conversation.id)
     if case is None:
         case = open_case(
             session,

@@ -61,25 +61,39 @@ def say(
     identity = conversation_identity(session, conversation)
     if identity is None:  # pragma: no cover - a conversation always has its identity
         return message
+    enqueue_line(session, identity, text, buttons=buttons, message_id=message.id)
+    return message
+
+
+def enqueue_line(
+    session: Session,
+    identity: ChannelIdentity,
+    text: str,
+    *,
+    buttons: list[dict[str, str]] | None = None,
+    message_id: int | None = None,
+    case_id: int | None = None,
+) -> Notification:
+    """Queue one line for the outbox to send to `identity` (SUPPRESSED if it opted out)."""
     now = utcnow()
     suppressed = identity.opted_out_at is not None
-    session.add(
-        Notification(
-            citizen_id=conversation.citizen_id,
-            kind=NotificationKind.CONVERSATION,
-            message_id=message.id,
-            channel=conversation.channel,
-            recipient=identity.external_id,
-            text=text,
-            buttons=buttons or None,
-            status=NotificationStatus.SUPPRESSED if suppressed else NotificationStatus.PENDING,
-            last_error=OPTED_OUT if suppressed else None,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    notification = Notification(
+        citizen_id=identity.citizen_id,
+        kind=NotificationKind.CONVERSATION,
+        message_id=message_id,
+        case_id=case_id,
+        channel=identity.channel,
+        recipient=identity.external_id,
+        text=text,
+        buttons=buttons or None,
+        status=NotificationStatus.SUPPRESSED if suppressed else NotificationStatus.PENDING,
+        last_error=OPTED_OUT if suppressed else None,
+        next_attempt_at=now,
+        created_at=now,
     )
+    session.add(notification)
     session.flush()
-    return message
+    return notification
 
 
 def delivery_status(session: Session, message_ids: list[int]) -> dict[int, Notification]:

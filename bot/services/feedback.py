@@ -19,14 +19,11 @@ from bot.models import (
     Case,
     Channel,
     Conversation,
-    Notification,
-    NotificationKind,
-    NotificationStatus,
     Rating,
     utcnow,
 )
 from bot.references import display
-from bot.services.delivery import say
+from bot.services.delivery import enqueue_line, say
 from bot.services.notifications import choose_identity
 
 QUESTION = "How would you rate the help you got? Please choose from 1 (poor) to 5 (excellent)."
@@ -73,21 +70,7 @@ def ask_after_case(session: Session, case: Case) -> Rating | None:
     )
     session.add(rating)
     text = f"About case {display(case.reference)}: {QUESTION}"
-    session.add(
-        Notification(
-            citizen_id=case.citizen_id,
-            case_id=case.id,
-            kind=NotificationKind.CONVERSATION,
-            channel=identity.channel,
-            recipient=identity.external_id,
-            text=text,
-            buttons=BUTTONS,
-            status=NotificationStatus.PENDING,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
-    session.flush()
+    enqueue_line(session, identity, text, buttons=BUTTONS, case_id=case.id)
     return rating
 
 

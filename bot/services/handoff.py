@@ -132,6 +132,22 @@ def request_handoff(
     )
 
 
+def open_callback_case(session: Session, conversation_id: int) -> Case | None:
+    """The conversation's call-back case that is still open, if any."""
+    from bot.services.cases import OPEN_STATUSES
+
+    return session.scalar(
+        select(Case)
+        .join(CaseCategory, Case.category_id == CaseCategory.id)
+        .where(
+            Case.conversation_id == conversation_id,
+            CaseCategory.key == CALLBACK_CATEGORY,
+            Case.status.in_(OPEN_STATUSES),
+        )
+        .limit(1)
+    )
+
+
 def request_callback(
     session: Session,
     conversation: Conversation,
@@ -141,18 +157,9 @@ def request_callback(
     back_at: datetime | None,
 ) -> Case:
     """A call-back case for a team that is closed now (one open per conversation)."""
-    from bot.services.cases import OPEN_STATUSES, open_case
+    from bot.services.cases import open_case
 
-    existing = session.scalar(
-        select(Case)
-        .join(CaseCategory, Case.category_id == CaseCategory.id)
-        .where(
-            Case.conversation_id == conversation.id,
-            CaseCategory.key == CALLBACK_CATEGORY,
-            Case.status.in_(OPEN_STATUSES),
-        )
-        .limit(1)
-    )
+    existing = open_callback_case(session, conversation.id)
     if existing is not None:
         return existing
     team = department.name if department else "our contact centre"

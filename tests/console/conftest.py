@@ -23,6 +23,7 @@ from bot.services.citizens import resolve_identity
 from bot.services.conversations import current_conversation, record_inbound
 from bot.services.handoff import request_handoff
 from bot.services.staff import create_user
+from tests.conftest import BACKENDS, prepared_database, sibling_postgres_url
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -116,15 +117,26 @@ def settings_for(database_url: str, **overrides: str) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """The embedded SQLite default, and PostgreSQL when TEST_DATABASE_URL is set (an empty
+    sibling database, migrated, with the catalogue: the console commits, so none is shared)."""
+    if request.param == "sqlite":
+        return sqlite_url
+    url = sibling_postgres_url("console")
+    prepared_database(url).dispose()
+    return url
+
+
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def console(sqlite_url: str, engine: Engine) -> Iterator[Console]:
-    app = create_app(settings_for(sqlite_url), with_channels=False, with_outbox=False)
+def console(database_url: str, engine: Engine) -> Iterator[Console]:
+    app = create_app(settings_for(database_url), with_channels=False, with_outbox=False)
     with TestClient(app) as client:
         yield Console(client, make_sessionmaker(engine))

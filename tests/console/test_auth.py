@@ -171,12 +171,12 @@ def test_an_admin_creates_and_deactivates_accounts(console: Console) -> None:
         from bot.models import StaffUser
 
         bob_id = s.scalar(select(StaffUser.id).where(StaffUser.username == "bob"))
+    # A second browser on the same running app (its lifespan already runs: not started again).
     bob = Console(TestClient(console.client.app), console.sessions)
-    with bob.client:
-        assert bob.login("bob", "long enough pw").status_code == 303
-        assert bob.client.get("/staff/queue").status_code == 200
-        console.post("/staff/admin/staff/active", {"user_id": str(bob_id), "active": "0"})
-        assert bob.client.get("/staff/queue", follow_redirects=False).status_code == 303
+    assert bob.login("bob", "long enough pw").status_code == 303
+    assert bob.client.get("/staff/queue").status_code == 200
+    console.post("/staff/admin/staff/active", {"user_id": str(bob_id), "active": "0"})
+    assert bob.client.get("/staff/queue", follow_redirects=False).status_code == 303
     assert [e.target for e in audit_rows(console, "staff_deactivate")] == [f"staff:{bob_id}"]
 
 
