@@ -4,6 +4,7 @@ set), rolled back after every test, with the demo catalogue loaded."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +51,22 @@ def sibling_postgres_url(suffix: str) -> str:
     return sibling
 
 
+def postgres_copy(template_url: str, suffix: str) -> str:
+    """A new database beside TEST_DATABASE_URL's, copied from `template_url`'s (PostgreSQL's
+    CREATE DATABASE … TEMPLATE: much faster than migrating again)."""
+    url = make_url(os.environ["TEST_DATABASE_URL"])
+    own = url.set(database=f"{url.database}_{suffix}")
+    template = make_url(template_url).database
+    admin = make_engine(url.render_as_string(hide_password=False)).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{own.database}" TEMPLATE "{template}"'))
+    admin.dispose()
+    return own.render_as_string(hide_password=False)
+
+
 def prepared_database(url: str) -> Engine:
     """Migrate `url` to head and load the demo catalogue; return an engine for it."""
     migrate(url)
@@ -87,9 +104,19 @@ def session(db_engine: Engine) -> Iterator[Session]:
             outer.rollback()
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite database with the catalogue, copied for each test that wants its
+    own (migrating takes a second; copying a file, a millisecond)."""
+    path = tmp_path_factory.mktemp("template") / "civicline.db"
+    prepared_database(f"sqlite:///{path}").dispose()  # closing the last connection
+    assert not path.with_name(path.name + "-wal").exists()  # …checkpoints the WAL
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
     """A fresh, migrated SQLite database with the catalogue, for tests that need their own."""
-    url = f"sqlite:///{tmp_path / 'civicline.db'}"
-    prepared_database(url).dispose()
-    return url
+    path = tmp_path / "civicline.db"
+    shutil.copyfile(_sqlite_template, path)
+    return f"sqlite:///{path}"

@@ -23,7 +23,7 @@ from bot.services.citizens import resolve_identity
 from bot.services.conversations import current_conversation, record_inbound
 from bot.services.handoff import request_handoff
 from bot.services.staff import create_user
-from tests.conftest import BACKENDS, prepared_database, sibling_postgres_url
+from tests.conftest import BACKENDS, postgres_copy, prepared_database, sibling_postgres_url
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -117,15 +117,21 @@ def settings_for(database_url: str, **overrides: str) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    """The embedded SQLite default, and PostgreSQL when TEST_DATABASE_URL is set (an empty
-    sibling database, migrated, with the catalogue: the console commits, so none is shared)."""
-    if request.param == "sqlite":
-        return sqlite_url
-    url = sibling_postgres_url("console")
+@pytest.fixture(scope="session")
+def _postgres_template() -> str:
+    """A migrated PostgreSQL database with the catalogue, copied for each console test."""
+    url = sibling_postgres_url("console_template")
     prepared_database(url).dispose()
     return url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """The embedded SQLite default, and PostgreSQL when TEST_DATABASE_URL is set (a fresh
+    copy per test: the console commits, so no database is shared)."""
+    if request.param == "sqlite":
+        return sqlite_url
+    return postgres_copy(request.getfixturevalue("_postgres_template"), "console")
 
 
 @pytest.fixture
