@@ -194,3 +194,28 @@ def test_an_agent_cannot_open_the_audit_log_but_a_supervisor_can(staff, browser,
             assert response.status == 403
             expect(page.get_by_role("link", name=re.compile("Audit"))).to_have_count(0)
         context.close()
+
+
+def test_a_staff_reply_appears_in_the_citizens_web_chat(staff, browser, stack, page):
+    citizen = browser.new_context(base_url=stack.config.gateway_url).new_page()
+    citizen.goto("/")
+    expect(citizen.locator("#log")).to_contain_text("How can I help")
+    citizen.locator("#text").fill("I'd like to speak to a real person")
+    citizen.locator("#text").press("Enter")
+    expect(citizen.locator("#log")).to_contain_text(re.compile("You're next|in the queue"))
+
+    sign_in(page, staff["agent"])
+    page.locator("#queue-table tbody tr", has_text="web chat").last.get_by_role(
+        "link", name="Open"
+    ).click()
+    expect(page.locator("#transcript")).to_contain_text("I'd like to speak to a real person")
+    page.get_by_role("button", name="Claim").click()
+    page.locator("#reply-text").fill("Hi, Bea here from the 311 team. How can I help?")
+    page.get_by_role("button", name="Send reply").click()
+
+    # The chat page polls for lines said outside its own requests.
+    staff_line = citizen.locator("#log li.staff")
+    expect(staff_line).to_contain_text("Bea here from the 311 team", timeout=15_000)
+    expect(staff_line).to_contain_text("Bea (staff)")
+    expect(citizen.locator("#log")).to_contain_text("has joined the conversation")
+    citizen.context.close()
