@@ -118,8 +118,9 @@ class Stack:
                 str(ENGINE_BIN / "rasa"),
                 "run",
                 "--enable-api",
-                "--auth-token",
-                cfg.auth_token,
+                # One argument: a token may start with "-" (token_urlsafe), which argparse
+                # would otherwise read as an option and refuse to start.
+                f"--auth-token={cfg.auth_token}",
                 "-i",
                 cfg.host,
                 "-p",
