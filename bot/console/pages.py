@@ -20,7 +20,7 @@ from bot.models import (
     StaffUser,
     utcnow,
 )
-from bot.services import audit, queue, takeover
+from bot.services import audit, handoff, queue
 from bot.services.cases import OPEN_STATUSES, STATUS_TEXT, TRANSITIONS
 
 PERIODS = {"today": "Today", "7d": "Last 7 days", "30d": "Last 30 days"}
@@ -55,7 +55,7 @@ def queue_page(ctx: Ctx) -> Response:
         "queue.html",
         rows=rows,
         longest=longest,
-        departments=takeover.departments(ctx.db),
+        departments=handoff.departments(ctx.db),
         chosen=chosen,
         mine=data.my_conversations(ctx.db, ctx.user),
         live=data.live_bot_conversations(ctx.db),
@@ -104,7 +104,7 @@ def conversation_page(ctx: Ctx) -> Response:
             .order_by(Conversation.id.desc())
         ).all(),
         canned=canned,
-        departments=takeover.departments(ctx.db),
+        departments=handoff.departments(ctx.db),
         categories=ctx.db.scalars(select(CaseCategory).order_by(CaseCategory.name)).all(),
         utcnow=utcnow(),
     )
@@ -132,7 +132,7 @@ def cases_page(ctx: Ctx) -> Response:
         overdue=overdue,
         status=status,
         statuses=list(CaseStatus),
-        departments=takeover.departments(ctx.db),
+        departments=handoff.departments(ctx.db),
         chosen=chosen,
     )
 

@@ -23,7 +23,6 @@ from bot.db import transaction
 from bot.gateway.engine import EngineClient, EngineUnavailable
 from bot.models import (
     AuthorKind,
-    Channel,
     ChannelIdentity,
     Conversation,
     ConversationState,
@@ -42,8 +41,6 @@ PHONE_LINKED = OutboundMessage(
     "Thank you – your phone number is now linked. I'll recognise you when you text or call "
     "from it, and you can follow your cases on any channel."
 )
-#: Channels on which a rating question is shown (on a call it is only kept for the record).
-RATED_CHANNELS = (Channel.WEB, Channel.SMS, Channel.TELEGRAM)
 
 
 @dataclass(frozen=True)
@@ -169,7 +166,7 @@ class Pipeline:
                 provider_message_id=inbound.provider_message_id,
             )
             session.flush()
-            if is_new and not with_staff and inbound.channel in RATED_CHANNELS:
+            if is_new and not with_staff:
                 # An open rating question is settled by this message, whatever it is: a rating
                 # is stored and thanked for (the engine never sees it), anything else closes
                 # the question and goes on as usual.

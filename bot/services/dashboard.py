@@ -100,7 +100,7 @@ def metrics(
     _require_aware(now, "now")
 
     total, contained = _conversations(session, since, until)
-    handoffs, _ = _handoffs(session, since, until)
+    handoffs = _handoffs(session, since, until)
     distribution = _csat_distribution(session, since, until)
     csat_count = sum(distribution.values())
     open_breaches, breached = _open_breaches(session, now)
@@ -162,15 +162,16 @@ def _conversations(session: Session, since: datetime, until: datetime | None) ->
     return int(row[0]), int(row[1])
 
 
-def _handoffs(session: Session, since: datetime, until: datetime | None) -> tuple[int, int]:
-    """Handoff requests made in the period, and their distinct conversations."""
-    row = session.execute(
-        select(
-            func.count(HandoffRequest.id),
-            func.count(HandoffRequest.conversation_id.distinct()),
-        ).where(*_within(HandoffRequest.requested_at, since, until))
-    ).one()
-    return int(row[0]), int(row[1])
+def _handoffs(session: Session, since: datetime, until: datetime | None) -> int:
+    """Handoff requests made in the period."""
+    return (
+        session.scalar(
+            select(func.count(HandoffRequest.id)).where(
+                *_within(HandoffRequest.requested_at, since, until)
+            )
+        )
+        or 0
+    )
 
 
 def _average_seconds(pairs: Sequence[tuple[datetime, datetime]]) -> float | None:

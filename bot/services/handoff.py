@@ -54,6 +54,11 @@ class Queued:
     already_waiting: bool
 
 
+def departments(session: Session) -> list[Department]:
+    """Every department, by name (for choosing where to transfer)."""
+    return list(session.scalars(select(Department).order_by(Department.name)))
+
+
 def department_by_key(session: Session, key: str) -> Department | None:
     return session.scalar(select(Department).where(Department.key == key))
 

@@ -15,7 +15,6 @@ from bot.models import (
     AuthorKind,
     Conversation,
     ConversationState,
-    Department,
     HandoffOutcome,
     HandoffRequest,
     StaffNote,
@@ -220,9 +219,3 @@ def set_priority(session: Session, conversation: Conversation, priority: int) ->
     session.flush()
     queue.announce_positions(session, request.department_id)
     return request
-
-
-def departments(session: Session) -> list[Department]:
-    from sqlalchemy import select
-
-    return list(session.scalars(select(Department).order_by(Department.name)))
